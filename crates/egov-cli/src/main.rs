@@ -1,0 +1,144 @@
+//! The `egov` command. Thin wiring: load configuration, set up telemetry,
+//! bind, install signal handlers, and call the services' `run` functions.
+
+mod scenario;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use egov_common::catalogue::Catalogue;
+use egov_common::config::Settings;
+use egov_common::shutdown::{self, Shutdown, ShutdownTrigger};
+use egov_common::telemetry;
+use std::path::PathBuf;
+use tokio::net::TcpListener;
+use tracing::info;
+
+#[derive(Debug, Parser)]
+#[command(name = "egov", version, about = "Event pipeline of the Vĩnh Phúc digital-transformation office")]
+struct Cli {
+    /// A TOML configuration file, read after the defaults and before `EGOV__*` variables.
+    #[arg(long, global = true, env = "EGOV_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Ingest, transform and load in one process (applies migrations first).
+    Run,
+    /// The HTTP ingest service alone.
+    Ingest,
+    /// The transform service alone.
+    Transform,
+    /// The load service alone.
+    Load,
+    /// Creates or upgrades the ClickHouse schema and loads the unit catalogue.
+    Migrate,
+    /// Generates events and pushes them through the HTTP API.
+    #[command(subcommand)]
+    Scenario(scenario::ScenarioCommand),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init_logging(&settings.log)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(dispatch(cli.command, settings))
+}
+
+async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Run => run_all(settings).await,
+        Command::Ingest => {
+            let metrics = telemetry::init_metrics()?;
+            let listener = bind(&settings.ingest.listen).await?;
+            let (trigger, shutdown) = shutdown::channel();
+            tokio::spawn(stop_on_signal(trigger));
+            egov_ingest::run(settings.ingest_config(), listener, shutdown, Some(metrics)).await?;
+            Ok(())
+        }
+        Command::Transform => {
+            let (trigger, shutdown) = shutdown::channel();
+            let ops = serve_ops(&settings.transform.listen, shutdown.clone()).await?;
+            tokio::spawn(stop_on_signal(trigger));
+            egov_transform::run(settings.transform_config(), shutdown).await?;
+            ops.await??;
+            Ok(())
+        }
+        Command::Load => {
+            let (trigger, shutdown) = shutdown::channel();
+            let ops = serve_ops(&settings.load.listen, shutdown.clone()).await?;
+            tokio::spawn(stop_on_signal(trigger));
+            egov_load::run(settings.load_config(), shutdown).await?;
+            ops.await??;
+            Ok(())
+        }
+        Command::Migrate => migrate(&settings).await,
+        Command::Scenario(command) => scenario::run(command).await,
+    }
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let catalogue = Catalogue::load(settings.catalogue.path.as_deref())?;
+    egov_load::migrate::migrate(&settings.clickhouse, &catalogue).await?;
+    Ok(())
+}
+
+async fn run_all(settings: Settings) -> anyhow::Result<()> {
+    let metrics = telemetry::init_metrics()?;
+    migrate(&settings).await?;
+    let listener = bind(&settings.ingest.listen).await?;
+    let (trigger, shutdown) = shutdown::channel();
+    tokio::spawn(stop_on_signal(trigger));
+    let ingest = tokio::spawn(egov_ingest::run(settings.ingest_config(), listener, shutdown.clone(), Some(metrics)));
+    let transform = tokio::spawn(egov_transform::run(settings.transform_config(), shutdown.clone()));
+    let load = tokio::spawn(egov_load::run(settings.load_config(), shutdown));
+    let (ingest, transform, load) = tokio::try_join!(ingest, transform, load)?;
+    ingest.context("ingest")?;
+    transform.context("transform")?;
+    load.context("load")?;
+    info!("pipeline stopped");
+    Ok(())
+}
+
+async fn bind(address: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).await.with_context(|| format!("binding {address}"))
+}
+
+/// `/healthz` and `/metrics` of a consumer service on its own port.
+async fn serve_ops(address: &str, mut shutdown: Shutdown) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let metrics = telemetry::init_metrics()?;
+    let listener = bind(address).await?;
+    info!(address, "health and metrics listening");
+    let router = egov_common::ops::router(Some(metrics));
+    Ok(tokio::spawn(async move {
+        axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.wait().await }).await
+    }))
+}
+
+/// The only place that listens for signals: SIGINT or SIGTERM starts a graceful stop.
+async fn stop_on_signal(trigger: ShutdownTrigger) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                let _ = ctrl_c.await;
+                trigger.trigger();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    info!("stop requested; finishing work in flight");
+    trigger.trigger();
+}

@@ -1,0 +1,304 @@
+//! Configuration: defaults in code, then an optional file, then environment
+//! variables with prefix `EGOV` and separator `__` (e.g. `EGOV__KAFKA__BROKERS`).
+//! [`Settings`] is what is read; each service takes its own typed slice of it.
+
+use crate::model::System;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Settings {
+    pub kafka: KafkaConfig,
+    pub clickhouse: ClickHouseConfig,
+    pub log: LogConfig,
+    pub catalogue: CatalogueConfig,
+    pub ingest: IngestSection,
+    pub transform: TransformSection,
+    pub load: LoadSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    /// Raw events as accepted by ingest.
+    pub raw_topic: String,
+    /// Normalised events written by transform, read by load.
+    pub curated_topic: String,
+    /// Messages transform could not process, with the reason in headers.
+    pub dlq_topic: String,
+    /// Partitions for topics the pipeline creates itself.
+    pub partitions: i32,
+    pub transform_group: String,
+    pub load_group: String,
+    /// How long a produce may wait for the broker's acknowledgement.
+    pub produce_timeout_ms: u64,
+    /// Upper bound of messages waiting in the producer; past it ingest answers 503.
+    pub producer_queue_max_messages: u32,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: "127.0.0.1:9092".into(),
+            raw_topic: "egov.raw.v1".into(),
+            curated_topic: "egov.curated.v1".into(),
+            dlq_topic: "egov.dlq.v1".into(),
+            partitions: 3,
+            transform_group: "egov-transform".into(),
+            load_group: "egov-load".into(),
+            produce_timeout_ms: 10_000,
+            producer_queue_max_messages: 200_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClickHouseConfig {
+    pub url: String,
+    pub database: String,
+    pub user: String,
+    pub password: String,
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:8123".into(),
+            database: "egov".into(),
+            user: "default".into(),
+            password: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing_subscriber::EnvFilter` directive; `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info,rdkafka=warn".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct CatalogueConfig {
+    /// A units CSV in the format of `seeds/units.csv`; without it the copy built
+    /// into the binary is used.
+    pub path: Option<PathBuf>,
+}
+
+/// A bearer token of one source system and the units it may report for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenConfig {
+    pub token: String,
+    pub system: System,
+    /// Unit codes, or `*` for all.
+    pub units: Vec<String>,
+}
+
+impl TokenConfig {
+    /// Tokens shipped for local development; their use is logged as a warning.
+    pub fn is_development(&self) -> bool {
+        self.token.starts_with("local-")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IngestSection {
+    pub listen: String,
+    pub max_body_bytes: usize,
+    pub max_events: usize,
+    pub tokens: Vec<TokenConfig>,
+}
+
+impl Default for IngestSection {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 10 * 1024 * 1024,
+            max_events: 10_000,
+            tokens: vec![
+                TokenConfig {
+                    token: "local-documents".into(),
+                    system: System::Documents,
+                    units: vec!["*".into()],
+                },
+                TokenConfig {
+                    token: "local-onestop".into(),
+                    system: System::Onestop,
+                    units: vec!["*".into()],
+                },
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TransformSection {
+    /// Health and metrics of the transform service when it runs on its own.
+    pub listen: String,
+    /// Messages handled per produce-and-commit round.
+    pub batch_max_messages: usize,
+    pub batch_max_wait_ms: u64,
+}
+
+impl Default for TransformSection {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8081".into(),
+            batch_max_messages: 5_000,
+            batch_max_wait_ms: 200,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoadSection {
+    /// Health and metrics of the load service when it runs on its own.
+    pub listen: String,
+    pub batch_max_rows: usize,
+    pub batch_max_bytes: usize,
+    pub batch_max_wait_ms: u64,
+}
+
+impl Default for LoadSection {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8082".into(),
+            batch_max_rows: 50_000,
+            batch_max_bytes: 32 * 1024 * 1024,
+            batch_max_wait_ms: 1_000,
+        }
+    }
+}
+
+/// What the ingest service needs.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub http: IngestSection,
+    pub kafka: KafkaConfig,
+    pub catalogue: CatalogueConfig,
+}
+
+/// What the transform service needs.
+#[derive(Debug, Clone)]
+pub struct TransformConfig {
+    pub service: TransformSection,
+    pub kafka: KafkaConfig,
+    pub catalogue: CatalogueConfig,
+}
+
+/// What the load service needs.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    pub service: LoadSection,
+    pub kafka: KafkaConfig,
+    pub clickhouse: ClickHouseConfig,
+}
+
+impl Settings {
+    /// Defaults, then `file` if given, then `EGOV__*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut builder =
+            config::Config::builder().add_source(config::Config::try_from(&Settings::default())?);
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(true));
+        }
+        let settings = builder
+            .add_source(
+                config::Environment::with_prefix("EGOV")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()?;
+        Ok(settings)
+    }
+
+    pub fn ingest_config(&self) -> IngestConfig {
+        IngestConfig {
+            http: self.ingest.clone(),
+            kafka: self.kafka.clone(),
+            catalogue: self.catalogue.clone(),
+        }
+    }
+
+    pub fn transform_config(&self) -> TransformConfig {
+        TransformConfig {
+            service: self.transform.clone(),
+            kafka: self.kafka.clone(),
+            catalogue: self.catalogue.clone(),
+        }
+    }
+
+    pub fn load_config(&self) -> LoadConfig {
+        LoadConfig {
+            service: self.load.clone(),
+            kafka: self.kafka.clone(),
+            clickhouse: self.clickhouse.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_have_two_development_tokens() {
+        let settings = Settings::default();
+        assert_eq!(settings.ingest.listen, "127.0.0.1:8080");
+        let systems: Vec<_> = settings.ingest.tokens.iter().map(|t| t.system).collect();
+        assert_eq!(systems, vec![System::Documents, System::Onestop]);
+        assert!(settings.ingest.tokens.iter().all(TokenConfig::is_development));
+    }
+
+    #[test]
+    fn file_overrides_defaults() -> anyhow::Result<()> {
+        let dir = std::env::temp_dir().join(format!("egov-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join("egov.toml");
+        std::fs::write(
+            &file,
+            "[kafka]\nraw_topic = \"t.raw\"\n[load]\nbatch_max_rows = 7\n\n[[ingest.tokens]]\ntoken = \"x\"\nsystem = \"onestop\"\nunits = [\"26\"]\n",
+        )?;
+        let settings = Settings::load(Some(&file))?;
+        std::fs::remove_dir_all(&dir)?;
+        assert_eq!(settings.kafka.raw_topic, "t.raw");
+        assert_eq!(settings.kafka.curated_topic, "egov.curated.v1");
+        assert_eq!(settings.load.batch_max_rows, 7);
+        assert_eq!(settings.ingest.tokens.len(), 1);
+        assert_eq!(settings.ingest.tokens[0].system, System::Onestop);
+        Ok(())
+    }
+}

@@ -1,0 +1,246 @@
+//! Contract v1: validation of one event against the JSON Schemas in `schemas/v1`
+//! plus the rules a schema cannot say (time bounds, the unit catalogue).
+//! Ingest uses it at the door; transform uses it again on whatever it reads,
+//! since anything can be written straight to a topic.
+
+use crate::catalogue::{Catalogue, Unit};
+use crate::model::EventType;
+use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+
+const ENVELOPE_SCHEMA: &str = include_str!("../../../schemas/v1/envelope.schema.json");
+
+/// The payload schema of every event type, by type.
+const PAYLOAD_SCHEMAS: [(EventType, &str); 10] = [
+    (
+        EventType::DocumentReceived,
+        include_str!("../../../schemas/v1/payload/document.received.schema.json"),
+    ),
+    (
+        EventType::DocumentIssued,
+        include_str!("../../../schemas/v1/payload/document.issued.schema.json"),
+    ),
+    (
+        EventType::DocumentCompleted,
+        include_str!("../../../schemas/v1/payload/document.completed.schema.json"),
+    ),
+    (
+        EventType::DossierReceived,
+        include_str!("../../../schemas/v1/payload/dossier.received.schema.json"),
+    ),
+    (
+        EventType::DossierSupplementRequested,
+        include_str!("../../../schemas/v1/payload/dossier.supplement_requested.schema.json"),
+    ),
+    (
+        EventType::DossierSupplementReceived,
+        include_str!("../../../schemas/v1/payload/dossier.supplement_received.schema.json"),
+    ),
+    (
+        EventType::DossierResolved,
+        include_str!("../../../schemas/v1/payload/dossier.resolved.schema.json"),
+    ),
+    (
+        EventType::DossierReturned,
+        include_str!("../../../schemas/v1/payload/dossier.returned.schema.json"),
+    ),
+    (
+        EventType::DossierRefused,
+        include_str!("../../../schemas/v1/payload/dossier.refused.schema.json"),
+    ),
+    (
+        EventType::DossierWithdrawn,
+        include_str!("../../../schemas/v1/payload/dossier.withdrawn.schema.json"),
+    ),
+];
+
+/// How far ahead of the ingest clock `occurred_at` may be.
+pub const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
+/// A message longer than this is cut: it names a problem, it does not echo the input.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    #[error("schema {name} is not valid JSON: {source}")]
+    Json {
+        name: String,
+        source: serde_json::Error,
+    },
+    #[error("schema {name} cannot be compiled: {message}")]
+    Compile { name: String, message: String },
+}
+
+/// The per-event error codes of contract section 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    Invalid,
+    Forbidden,
+    UnknownUnit,
+    DuplicateInRequest,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::UnknownUnit => "unknown_unit",
+            ErrorCode::DuplicateInRequest => "duplicate_in_request",
+        }
+    }
+}
+
+/// Why one event was refused: a code, a JSON pointer into the event, and a
+/// sentence its sender can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub code: ErrorCode,
+    pub path: String,
+    pub message: String,
+}
+
+impl Violation {
+    pub fn new(code: ErrorCode, path: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut message: String = message.into();
+        if message.chars().count() > MAX_MESSAGE_CHARS {
+            message = message.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
+        }
+        Self {
+            code,
+            path: path.into(),
+            message,
+        }
+    }
+
+    fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Invalid, path, message)
+    }
+}
+
+/// The facts of a valid event that routing and authorisation need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidEvent<'a> {
+    pub event_id: &'a str,
+    pub event_type: EventType,
+    pub occurred_at: DateTime<FixedOffset>,
+    pub unit: &'a Unit,
+}
+
+pub struct Contract {
+    envelope: jsonschema::Validator,
+    payloads: HashMap<EventType, jsonschema::Validator>,
+}
+
+impl std::fmt::Debug for Contract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Contract").finish_non_exhaustive()
+    }
+}
+
+fn compile(name: &str, text: &str) -> Result<jsonschema::Validator, ContractError> {
+    let schema: Value = serde_json::from_str(text).map_err(|source| ContractError::Json {
+        name: name.to_owned(),
+        source,
+    })?;
+    jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .map_err(|e| ContractError::Compile {
+            name: name.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+impl Contract {
+    /// The v1 schemas built into the binary.
+    pub fn v1() -> Result<Self, ContractError> {
+        let envelope = compile("envelope", ENVELOPE_SCHEMA)?;
+        let payloads = PAYLOAD_SCHEMAS
+            .iter()
+            .map(|(event_type, text)| Ok((*event_type, compile(event_type.as_str(), text)?)))
+            .collect::<Result<_, ContractError>>()?;
+        Ok(Self { envelope, payloads })
+    }
+
+    /// Checks one event as contract v1 says, at ingest time `now`. The first
+    /// problem found is returned, schema problems before catalogue ones.
+    pub fn validate<'a>(
+        &self,
+        event: &'a Value,
+        now: DateTime<Utc>,
+        catalogue: &'a Catalogue,
+    ) -> Result<ValidEvent<'a>, Violation> {
+        first_schema_error(&self.envelope, event, "")?;
+        // The envelope schema guarantees these shapes; reading them again keeps
+        // this function free of panics if the schema is ever loosened.
+        let field = |name: &str| event.get(name).and_then(Value::as_str).unwrap_or_default();
+        let event_type: EventType = field("event_type")
+            .parse()
+            .map_err(|_| Violation::invalid("/event_type", "unknown event_type"))?;
+        let payload = event.get("payload").unwrap_or(&Value::Null);
+        if let Some(validator) = self.payloads.get(&event_type) {
+            first_schema_error(validator, payload, "/payload")?;
+        }
+        let occurred_at = DateTime::parse_from_rfc3339(field("occurred_at")).map_err(|e| {
+            Violation::invalid(
+                "/occurred_at",
+                format!("occurred_at must be an RFC 3339 date-time with an offset: {e}"),
+            )
+        })?;
+        check_occurred_at(occurred_at, now)?;
+        let unit_code = field("unit_code");
+        let unit = catalogue.get(unit_code).ok_or_else(|| {
+            Violation::new(
+                ErrorCode::UnknownUnit,
+                "/unit_code",
+                format!("unit_code `{unit_code}` is not in the unit catalogue"),
+            )
+        })?;
+        Ok(ValidEvent {
+            event_id: field("event_id"),
+            event_type,
+            occurred_at,
+            unit,
+        })
+    }
+}
+
+fn first_schema_error(
+    validator: &jsonschema::Validator,
+    instance: &Value,
+    prefix: &str,
+) -> Result<(), Violation> {
+    match validator.iter_errors(instance).next() {
+        None => Ok(()),
+        Some(error) => {
+            let path = format!("{prefix}{}", error.instance_path().as_str());
+            let message = error.to_string();
+            Err(Violation::invalid(path, message))
+        }
+    }
+}
+
+fn check_occurred_at(occurred_at: DateTime<FixedOffset>, now: DateTime<Utc>) -> Result<(), Violation> {
+    let earliest = DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z").map_err(|e| {
+        Violation::invalid("/occurred_at", format!("internal date constant: {e}"))
+    })?;
+    if occurred_at < earliest {
+        return Err(Violation::invalid(
+            "/occurred_at",
+            format!("occurred_at {occurred_at} is before 2000-01-01"),
+        ));
+    }
+    if occurred_at.with_timezone(&Utc) > now + MAX_CLOCK_SKEW {
+        return Err(Violation::invalid(
+            "/occurred_at",
+            format!(
+                "occurred_at {occurred_at} is more than 5 minutes after the time it was received ({})",
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! Kafka plumbing shared by the services: client settings, topic creation,
+//! and the headers that travel with every message.
+
+use crate::config::KafkaConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::FutureProducer;
+use rdkafka::TopicPartitionList;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Headers set by ingest on raw messages.
+pub const HEADER_SYSTEM: &str = "egov-system";
+pub const HEADER_RECEIVED_MS: &str = "egov-received-ms";
+pub const HEADER_REQUEST_ID: &str = "egov-request-id";
+/// Headers set by transform on dead letters.
+pub const HEADER_DLQ_REASON: &str = "egov-dlq-reason";
+pub const HEADER_DLQ_DETAIL: &str = "egov-dlq-detail";
+pub const HEADER_DLQ_TOPIC: &str = "egov-dlq-topic";
+pub const HEADER_DLQ_PARTITION: &str = "egov-dlq-partition";
+pub const HEADER_DLQ_OFFSET: &str = "egov-dlq-offset";
+pub const HEADER_DLQ_AT_MS: &str = "egov-dlq-at-ms";
+
+fn base(config: &KafkaConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client
+        .set("bootstrap.servers", &config.brokers)
+        // Kafka may be restarted under us; keep trying rather than give up.
+        .set("reconnect.backoff.max.ms", "2000");
+    client
+}
+
+/// A producer whose acknowledgement means durable: acks=all and idempotence,
+/// so a retried send never writes a message twice.
+pub fn durable_producer(config: &KafkaConfig) -> Result<FutureProducer, KafkaError> {
+    base(config)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("compression.type", "lz4")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", config.produce_timeout_ms.to_string())
+        .set(
+            "queue.buffering.max.messages",
+            config.producer_queue_max_messages.to_string(),
+        )
+        .create()
+}
+
+/// A consumer that never commits on its own judgement: offsets are stored by
+/// the service once what it read is durable elsewhere, and committed from there.
+pub fn durable_consumer(
+    config: &KafkaConfig,
+    group: &str,
+    topic: &str,
+) -> Result<StreamConsumer, KafkaError> {
+    let consumer: StreamConsumer = base(config)
+        .set("group.id", group)
+        .set("enable.partition.eof", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set("session.timeout.ms", "10000")
+        .create()?;
+    consumer.subscribe(&[topic])?;
+    Ok(consumer)
+}
+
+/// Creates the topics that do not exist yet; existing ones are left as they are.
+pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = base(config).create()?;
+    let new_topics: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|name| NewTopic::new(name, config.partitions, TopicReplication::Fixed(1)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    for result in admin.create_topics(&new_topics, &options).await? {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(KafkaError::AdminOp(code)).inspect_err(|_| {
+                    tracing::error!(topic, %code, "cannot create topic");
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The value of a UTF-8 header, if present.
+pub fn header<'a, M: Message>(message: &'a M, name: &str) -> Option<&'a str> {
+    let headers = message.headers()?;
+    headers
+        .iter()
+        .find(|h| h.key == name)
+        .and_then(|h| h.value)
+        .and_then(|v| std::str::from_utf8(v).ok())
+}
+
+/// Tracks, per partition, the next offset to store once a round is durable.
+#[derive(Debug, Default)]
+pub struct OffsetTracker {
+    next: HashMap<(String, i32), i64>,
+}
+
+impl OffsetTracker {
+    pub fn observe<M: Message>(&mut self, message: &M) {
+        let key = (message.topic().to_owned(), message.partition());
+        let next = message.offset() + 1;
+        let entry = self.next.entry(key).or_insert(next);
+        *entry = (*entry).max(next);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.next.is_empty()
+    }
+
+    /// Stores the tracked offsets on the consumer (committed by its next
+    /// auto-commit) and forgets them.
+    pub fn store(&mut self, consumer: &StreamConsumer) -> Result<(), KafkaError> {
+        if self.next.is_empty() {
+            return Ok(());
+        }
+        let mut list = TopicPartitionList::new();
+        for ((topic, partition), offset) in &self.next {
+            list.add_partition_offset(topic, *partition, rdkafka::Offset::Offset(*offset))?;
+        }
+        consumer.store_offsets(&list)?;
+        self.next.clear();
+        Ok(())
+    }
+}

@@ -1,0 +1,17 @@
+//! Shared pieces of the egov pipeline: configuration, telemetry, Kafka plumbing,
+//! the unit catalogue, the event contract and the curated event model.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod catalogue;
+pub mod config;
+pub mod contract;
+pub mod kafka;
+pub mod model;
+pub mod ops;
+pub mod shutdown;
+pub mod telemetry;
+pub mod time;
+
+pub use catalogue::{Catalogue, Unit};
+pub use config::Settings;
+pub use model::{CuratedEvent, EventType, Level, System};

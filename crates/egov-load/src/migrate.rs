@@ -1,0 +1,113 @@
+//! `egov migrate`: versioned, idempotent DDL from `schemas/clickhouse/`, and the
+//! unit catalogue loaded into `units`.
+
+use crate::ch::{ident, query_client, server_client};
+use clickhouse::Row;
+use egov_common::catalogue::Catalogue;
+use egov_common::config::ClickHouseConfig;
+use egov_common::time::date_to_days;
+use serde::Serialize;
+use tracing::info;
+
+/// The migrations in order; each statement is idempotent on its own.
+pub const MIGRATIONS: [(&str, &str); 2] = [
+    ("001_events", include_str!("../../../schemas/clickhouse/001_events.sql")),
+    ("002_units", include_str!("../../../schemas/clickhouse/002_units.sql")),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("clickhouse, migration {migration}: {source}")]
+    ClickHouse {
+        migration: String,
+        source: clickhouse::error::Error,
+    },
+    #[error("unit `{0}` has a date outside ClickHouse's Date range")]
+    DateRange(String),
+}
+
+#[derive(Debug, Row, Serialize)]
+struct UnitRow {
+    code: String,
+    level: String,
+    kind: String,
+    name: String,
+    parent_code: String,
+    district_code: String,
+    valid_from: u16,
+    valid_to: Option<u16>,
+}
+
+/// The statements of one migration, for `database`.
+pub fn statements(sql: &str, database: &str) -> Vec<String> {
+    sql.replace("{database}", &ident(database))
+        .split(';')
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .filter(|s| !s.trim().is_empty())
+        .collect()
+}
+
+/// Creates the database and every table, then replaces the catalogue rows.
+pub async fn migrate(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result<(), MigrateError> {
+    let err = |migration: &str| {
+        let migration = migration.to_owned();
+        move |source| MigrateError::ClickHouse { migration, source }
+    };
+    server_client(config)
+        .query(&format!("CREATE DATABASE IF NOT EXISTS {}", ident(&config.database)))
+        .execute()
+        .await
+        .map_err(err("create database"))?;
+    let client = query_client(config);
+    for (name, sql) in MIGRATIONS {
+        for statement in statements(sql, &config.database) {
+            client.query(&statement).execute().await.map_err(err(name))?;
+        }
+    }
+    load_units(config, catalogue).await?;
+    info!(database = %config.database, migrations = MIGRATIONS.len(), units = catalogue.len(), "clickhouse schema up to date");
+    Ok(())
+}
+
+async fn load_units(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result<(), MigrateError> {
+    let err = |source| MigrateError::ClickHouse { migration: "units".into(), source };
+    let client = query_client(config);
+    // ALTER ... DELETE is asynchronous on 18.16; emptying by dropping the
+    // partition-less MergeTree's data via TRUNCATE works on every version.
+    client.query("TRUNCATE TABLE units").execute().await.map_err(err)?;
+    let mut insert = crate::ch::insert_client(config).insert::<UnitRow>("units").await.map_err(err)?;
+    for unit in catalogue.units() {
+        let day = |d| date_to_days(d).ok_or_else(|| MigrateError::DateRange(unit.code.clone()));
+        let row = UnitRow {
+            code: unit.code.clone(),
+            level: unit.level.as_str().to_owned(),
+            kind: unit.kind.clone(),
+            name: unit.name.clone(),
+            parent_code: unit.parent_code.clone().unwrap_or_default(),
+            district_code: unit.district_code.clone().unwrap_or_default(),
+            valid_from: day(unit.valid_from)?,
+            valid_to: unit.valid_to.map(day).transpose()?,
+        };
+        insert.write(&row).await.map_err(err)?;
+    }
+    insert.end().await.map_err(err)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_are_split_and_qualified() {
+        let all: Vec<String> = MIGRATIONS.iter().flat_map(|(_, sql)| statements(sql, "egov_t")).collect();
+        assert_eq!(all.len(), 2);
+        assert!(all[0].contains("CREATE TABLE IF NOT EXISTS `egov_t`.events"));
+        assert!(all.iter().all(|s| !s.contains("{database}") && !s.contains("--")));
+    }
+}

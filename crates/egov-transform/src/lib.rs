@@ -1,0 +1,170 @@
+//! The transform service: reads raw events, curates them (a pure function,
+//! [`curate::curate`]) and produces them to the curated topic; poison goes to
+//! the dead-letter topic with the reason. Offsets are stored only once every
+//! message of a round has been acknowledged by Kafka.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod curate;
+
+use chrono::{DateTime, Utc};
+use curate::{curate, Poison, RawMeta};
+use egov_common::catalogue::{Catalogue, CatalogueError};
+use egov_common::config::TransformConfig;
+use egov_common::contract::{Contract, ContractError};
+use egov_common::kafka::{self, OffsetTracker};
+use egov_common::shutdown::Shutdown;
+use futures::future::join_all;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use std::time::Duration;
+use tracing::{info, warn};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    #[error(transparent)]
+    Catalogue(#[from] CatalogueError),
+    #[error(transparent)]
+    Contract(#[from] ContractError),
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("curated event cannot be encoded: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// One message of a round, ready to produce.
+struct Outgoing {
+    topic: String,
+    key: Vec<u8>,
+    payload: Vec<u8>,
+    headers: OwnedHeaders,
+}
+
+/// Consumes until `shutdown`, then commits what is durable and returns.
+pub async fn run(config: TransformConfig, mut shutdown: Shutdown) -> Result<(), TransformError> {
+    let topics = &config.kafka;
+    kafka::ensure_topics(topics, &[&topics.raw_topic, &topics.curated_topic, &topics.dlq_topic]).await?;
+    let catalogue = Catalogue::load(config.catalogue.path.as_deref())?;
+    let contract = Contract::v1()?;
+    let producer = kafka::durable_producer(topics)?;
+    let consumer = kafka::durable_consumer(topics, &topics.transform_group, &topics.raw_topic)?;
+    info!(from = %topics.raw_topic, to = %topics.curated_topic, dlq = %topics.dlq_topic, "transform started");
+    let max_wait = Duration::from_millis(config.service.batch_max_wait_ms);
+    loop {
+        let batch = tokio::select! {
+            _ = shutdown.wait() => break,
+            batch = next_batch(&consumer, config.service.batch_max_messages, max_wait) => batch?,
+        };
+        let mut tracker = OffsetTracker::default();
+        let mut outgoing = Vec::with_capacity(batch.len());
+        let mut poisoned = 0usize;
+        for message in &batch {
+            tracker.observe(message);
+            let meta = RawMeta { received_at: received_at(message) };
+            outgoing.push(match curate(message.payload(), meta, &contract, &catalogue) {
+                Ok(event) => Outgoing {
+                    topic: topics.curated_topic.clone(),
+                    key: message.key().map(<[u8]>::to_vec).unwrap_or_default(),
+                    payload: serde_json::to_vec(&event)?,
+                    headers: OwnedHeaders::new(),
+                },
+                Err(poison) => {
+                    poisoned += 1;
+                    metrics::counter!("egov_dlq_messages_total", "reason" => poison.reason()).increment(1);
+                    dead_letter(message, &poison, &topics.dlq_topic)
+                }
+            });
+        }
+        let delivered = join_all(outgoing.iter().map(|m| send_until_acked(&producer, m, shutdown.clone()))).await;
+        if delivered.iter().any(|ok| !ok) {
+            // Shutdown came while Kafka was refusing: nothing of this round is
+            // stored, so it is read again after the restart.
+            break;
+        }
+        tracker.store(&consumer)?;
+        metrics::counter!("egov_transform_messages_total").increment(batch.len() as u64);
+        info!(messages = batch.len(), dead_letters = poisoned, "transformed");
+    }
+    if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
+        // Nothing stored since the last commit is also a KafkaError here.
+        warn!(%error, "final commit");
+    }
+    info!("transform stopped");
+    Ok(())
+}
+
+/// Up to `max` messages: waits for the first, then takes what arrives within `max_wait`.
+pub(crate) async fn next_batch(consumer: &StreamConsumer, max: usize, max_wait: Duration) -> Result<Vec<BorrowedMessage<'_>>, KafkaError> {
+    let first = consumer.recv().await?;
+    let mut batch = vec![first];
+    let deadline = tokio::time::Instant::now() + max_wait;
+    while batch.len() < max {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(message) => batch.push(message?),
+            Err(_elapsed) => break,
+        }
+    }
+    Ok(batch)
+}
+
+fn received_at(message: &BorrowedMessage<'_>) -> DateTime<Utc> {
+    kafka::header(message, kafka::HEADER_RECEIVED_MS)
+        .and_then(|ms| ms.parse::<i64>().ok())
+        .or_else(|| message.timestamp().to_millis())
+        .and_then(DateTime::<Utc>::from_timestamp_millis)
+        .unwrap_or_else(Utc::now)
+}
+
+/// The original bytes and headers, plus why, where and when.
+fn dead_letter(message: &BorrowedMessage<'_>, poison: &Poison, dlq_topic: &str) -> Outgoing {
+    let mut headers = OwnedHeaders::new();
+    if let Some(original) = message.headers() {
+        for header in original.iter() {
+            headers = headers.insert(Header { key: header.key, value: header.value });
+        }
+    }
+    let detail = poison.to_string();
+    let partition = message.partition().to_string();
+    let offset = message.offset().to_string();
+    let now = Utc::now().timestamp_millis().to_string();
+    let headers = headers
+        .insert(Header { key: kafka::HEADER_DLQ_REASON, value: Some(poison.reason()) })
+        .insert(Header { key: kafka::HEADER_DLQ_DETAIL, value: Some(detail.as_str()) })
+        .insert(Header { key: kafka::HEADER_DLQ_TOPIC, value: Some(message.topic()) })
+        .insert(Header { key: kafka::HEADER_DLQ_PARTITION, value: Some(partition.as_str()) })
+        .insert(Header { key: kafka::HEADER_DLQ_OFFSET, value: Some(offset.as_str()) })
+        .insert(Header { key: kafka::HEADER_DLQ_AT_MS, value: Some(now.as_str()) });
+    warn!(reason = poison.reason(), topic = message.topic(), partition = message.partition(), offset = message.offset(), %detail, "dead letter");
+    Outgoing {
+        topic: dlq_topic.to_owned(),
+        key: message.key().map(<[u8]>::to_vec).unwrap_or_default(),
+        payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        headers,
+    }
+}
+
+/// Produces until Kafka acknowledges; `false` only if shutdown came first.
+async fn send_until_acked(producer: &FutureProducer, message: &Outgoing, mut shutdown: Shutdown) -> bool {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let record = FutureRecord::to(&message.topic)
+            .key(&message.key)
+            .payload(&message.payload)
+            .headers(message.headers.clone());
+        let attempt = producer.send(record, Duration::from_secs(5));
+        let error = tokio::select! {
+            _ = shutdown.wait() => return false,
+            result = attempt => match result {
+                Ok(_) => return true,
+                Err((error, _)) => error,
+            },
+        };
+        warn!(topic = %message.topic, %error, backoff_ms = backoff.as_millis() as u64, "produce failed; retrying");
+        tokio::select! {
+            _ = shutdown.wait() => return false,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,244 @@
+//! End to end: HTTP → ingest → Kafka → transform → Kafka → load → ClickHouse,
+//! against the real local servers started by `deploy/local/up.sh`.
+
+use egov_tests::{Pipeline, DOCUMENTS_TOKEN, ONESTOP_TOKEN};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const ARRIVAL_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn event(id: &str, event_type: &str, occurred_at: &str, unit: &str, payload: Value) -> Value {
+    json!({"event_id": id, "event_type": event_type, "occurred_at": occurred_at, "unit_code": unit, "payload": payload})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_of_both_systems_arrive_as_exact_rows() -> anyhow::Result<()> {
+    let pipeline = Pipeline::start("rows").await?;
+    let documents = json!([
+        event(
+            "d-1",
+            "document.received",
+            "2021-03-01T08:00:00+07:00",
+            "08707",
+            json!({"document_id": "VB-1", "channel": "national_axis", "due_at": "2021-03-10T17:00:00+07:00"})
+        ),
+        event(
+            "d-2",
+            "document.issued",
+            "2021-03-02T23:30:00+07:00",
+            "000.00.03.H62",
+            json!({"document_id": "VB-2", "signed": true, "signature": {"personal": true, "organization": true}})
+        ),
+        event(
+            "d-3",
+            "document.issued",
+            "2021-03-03T01:00:00Z",
+            "243",
+            json!({"document_id": "VB-3", "signed": false})
+        ),
+    ]);
+    let dossiers = json!([
+        event(
+            "o-1",
+            "dossier.received",
+            "2021-05-03T08:00:00+07:00",
+            "244",
+            json!({"dossier_id": "HS-1", "procedure_code": "1.004227", "channel": "online", "due_at": "2021-05-10T17:00:00+07:00", "vendor_field": 7})
+        ),
+        event(
+            "o-2",
+            "dossier.resolved",
+            "2021-05-07T10:00:00+07:00",
+            "244",
+            json!({"dossier_id": "HS-1"})
+        ),
+        event(
+            "o-3",
+            "dossier.received",
+            "2021-05-04T16:59:59Z",
+            "000.00.02.H62",
+            json!({"dossier_id": "HS-2", "procedure_code": "2.000001", "channel": "direct", "due_at": "2021-05-05T00:00:00Z"})
+        ),
+    ]);
+    let (status, answer) = pipeline.post_json(DOCUMENTS_TOKEN, &documents).await?;
+    assert_eq!(
+        (
+            status,
+            answer["accepted"].as_u64(),
+            answer["rejected"].as_u64()
+        ),
+        (200, Some(3), Some(0)),
+        "{answer}"
+    );
+    let (status, answer) = pipeline.post_json(ONESTOP_TOKEN, &dossiers).await?;
+    assert_eq!(
+        (status, answer["accepted"].as_u64()),
+        (200, Some(3)),
+        "{answer}"
+    );
+    // A resent request is accepted again and must change nothing downstream.
+    let (status, _) = pipeline.post_json(ONESTOP_TOKEN, &dossiers).await?;
+    assert_eq!(status, 200);
+
+    pipeline
+        .wait_for("SELECT count() FROM events FINAL", 6, ARRIVAL_TIMEOUT)
+        .await?;
+    let rows = pipeline
+        .query(
+            "SELECT system, event_id, event_type, toString(occurred_at), local_date, unit_code, level, district_code, \
+             entity_id, channel, procedure_code, signed, due_date \
+             FROM events FINAL ORDER BY event_id FORMAT TabSeparated",
+        )
+        .await?;
+    let expected = [
+        "documents\td-1\tdocument.received\t2021-03-01 01:00:00\t2021-03-01\t08707\tcommune\t243\tVB-1\tnational_axis\t\t0\t2021-03-10",
+        "documents\td-2\tdocument.issued\t2021-03-02 16:30:00\t2021-03-02\t000.00.03.H62\tprovince\t\tVB-2\t\t\t1\t\\N",
+        "documents\td-3\tdocument.issued\t2021-03-03 01:00:00\t2021-03-03\t243\tdistrict\t243\tVB-3\t\t\t0\t\\N",
+        "onestop\to-1\tdossier.received\t2021-05-03 01:00:00\t2021-05-03\t244\tdistrict\t244\tHS-1\tonline\t1.004227\t0\t2021-05-10",
+        "onestop\to-2\tdossier.resolved\t2021-05-07 03:00:00\t2021-05-07\t244\tdistrict\t244\tHS-1\t\t\t0\t\\N",
+        "onestop\to-3\tdossier.received\t2021-05-04 16:59:59\t2021-05-04\t000.00.02.H62\tprovince\t\tHS-2\tdirect\t2.000001\t0\t2021-05-05",
+    ];
+    assert_eq!(rows.lines().collect::<Vec<_>>(), expected);
+    // The payload is kept as sent, unknown fields included.
+    let payload = pipeline
+        .query("SELECT payload FROM events FINAL WHERE event_id = 'o-1' FORMAT TabSeparatedRaw")
+        .await?;
+    let payload: Value = serde_json::from_str(payload.trim())?;
+    assert_eq!(payload["vendor_field"], 7);
+    pipeline.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_refuses_bad_requests_and_bad_events_precisely() -> anyhow::Result<()> {
+    let pipeline = Pipeline::start("errors").await?;
+    let url = pipeline.url("/v1/events");
+    let http = &pipeline.http;
+
+    let status = http.post(&url).json(&json!([])).send().await?.status();
+    assert_eq!(status, 401, "no token");
+    let status = http
+        .post(&url)
+        .bearer_auth("nope")
+        .json(&json!([]))
+        .send()
+        .await?
+        .status();
+    assert_eq!(status, 401, "unknown token");
+    let response = http
+        .post(&url)
+        .bearer_auth(ONESTOP_TOKEN)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await?;
+    assert_eq!(response.status(), 415);
+    let response = http
+        .post(&url)
+        .bearer_auth(ONESTOP_TOKEN)
+        .header("content-type", "application/json")
+        .body("[{")
+        .send()
+        .await?;
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().contains_key("x-request-id"));
+
+    let good = |id: &str| {
+        event(
+            id,
+            "dossier.resolved",
+            "2021-05-07T10:00:00+07:00",
+            "244",
+            json!({"dossier_id": "HS-1"}),
+        )
+    };
+    let batch = json!([
+        good("ok-1"),
+        event(
+            "bad-unit",
+            "dossier.resolved",
+            "2021-05-07T10:00:00+07:00",
+            "99999",
+            json!({"dossier_id": "HS-1"})
+        ),
+        event(
+            "wrong-system",
+            "document.completed",
+            "2021-05-07T10:00:00+07:00",
+            "244",
+            json!({"document_id": "VB-1"})
+        ),
+        good("ok-1"),
+        event(
+            "no-due",
+            "dossier.received",
+            "2021-05-07T10:00:00+07:00",
+            "244",
+            json!({"dossier_id": "HS-9", "procedure_code": "1", "channel": "direct"})
+        ),
+        good("ok-2"),
+    ]);
+    let (status, answer) = pipeline.post_json(ONESTOP_TOKEN, &batch).await?;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["rejected"].as_u64()),
+        (Some(2), Some(4)),
+        "{answer}"
+    );
+    let errors: Vec<(u64, &str, &str, &str)> = answer["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    (
+                        e["index"].as_u64().unwrap_or(99),
+                        e["event_id"].as_str().unwrap_or(""),
+                        e["code"].as_str().unwrap_or(""),
+                        e["path"].as_str().unwrap_or(""),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        errors,
+        vec![
+            (1, "bad-unit", "unknown_unit", "/unit_code"),
+            (2, "wrong-system", "forbidden", "/event_type"),
+            (3, "ok-1", "duplicate_in_request", "/event_id"),
+            (4, "no-due", "invalid", "/payload"),
+        ]
+    );
+    assert!(
+        answer["errors"][3]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("due_at"),
+        "{answer}"
+    );
+
+    // NDJSON, one line broken: that line alone is refused.
+    let ndjson = format!("{}\nnot json\n", good("ok-3"));
+    let response = http
+        .post(&url)
+        .bearer_auth(ONESTOP_TOKEN)
+        .header("content-type", "application/x-ndjson")
+        .body(ndjson)
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await?;
+    assert_eq!(
+        (
+            answer["accepted"].as_u64(),
+            answer["errors"][0]["index"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{answer}"
+    );
+
+    pipeline
+        .wait_for("SELECT uniqExact(event_id) FROM events", 3, ARRIVAL_TIMEOUT)
+        .await?;
+    pipeline.stop().await
+}

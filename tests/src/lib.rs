@@ -1,0 +1,200 @@
+//! Test harness: a whole pipeline in this process against the real local Kafka
+//! and ClickHouse, with its own topics, consumer groups and database, and an
+//! ingest server on port 0. Everything it created is removed on drop.
+
+use anyhow::{bail, Context};
+use egov_common::config::Settings;
+use egov_common::shutdown::{self, ShutdownTrigger};
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+
+pub const DOCUMENTS_TOKEN: &str = "local-documents";
+pub const ONESTOP_TOKEN: &str = "local-onestop";
+
+/// Settings for the local servers (overridable by `EGOV__*`), with names of
+/// topics, groups and database unique to this test.
+pub fn unique_settings(label: &str) -> anyhow::Result<Settings> {
+    let mut settings = Settings::load(None)?;
+    let id = format!("{label}_{}", uuid::Uuid::new_v4().simple())
+        .chars()
+        .take(40)
+        .collect::<String>();
+    let kafka = &mut settings.kafka;
+    kafka.raw_topic = format!("test.{id}.raw");
+    kafka.curated_topic = format!("test.{id}.curated");
+    kafka.dlq_topic = format!("test.{id}.dlq");
+    kafka.transform_group = format!("test.{id}.transform");
+    kafka.load_group = format!("test.{id}.load");
+    kafka.partitions = 2;
+    settings.clickhouse.database = format!("egov_test_{id}");
+    // Small batches keep tests quick; the limits themselves are what is tested.
+    settings.load.batch_max_wait_ms = 200;
+    settings.transform.batch_max_wait_ms = 50;
+    Ok(settings)
+}
+
+/// A running pipeline owned by one test.
+pub struct Pipeline {
+    pub settings: Settings,
+    pub ingest_addr: SocketAddr,
+    pub http: reqwest::Client,
+    trigger: Option<ShutdownTrigger>,
+    tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Pipeline {
+    pub async fn start(label: &str) -> anyhow::Result<Self> {
+        Self::start_with(unique_settings(label)?).await
+    }
+
+    pub async fn start_with(settings: Settings) -> anyhow::Result<Self> {
+        let catalogue = egov_common::Catalogue::load(settings.catalogue.path.as_deref())?;
+        egov_load::migrate::migrate(&settings.clickhouse, &catalogue).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let ingest_addr = listener.local_addr()?;
+        let (trigger, shutdown) = shutdown::channel();
+        let ingest = tokio::spawn({
+            let (config, shutdown) = (settings.ingest_config(), shutdown.clone());
+            async move { Ok(egov_ingest::run(config, listener, shutdown, None).await?) }
+        });
+        let transform = tokio::spawn({
+            let (config, shutdown) = (settings.transform_config(), shutdown.clone());
+            async move { Ok(egov_transform::run(config, shutdown).await?) }
+        });
+        let load = tokio::spawn({
+            let config = settings.load_config();
+            async move { Ok(egov_load::run(config, shutdown).await?) }
+        });
+        Ok(Self {
+            settings,
+            ingest_addr,
+            http: reqwest::Client::new(),
+            trigger: Some(trigger),
+            tasks: vec![ingest, transform, load],
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.ingest_addr, path)
+    }
+
+    /// POSTs a JSON body to `/v1/events`; the status and the parsed answer.
+    pub async fn post_json(&self, token: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .http
+            .post(self.url("/v1/events"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await?))
+    }
+
+    /// Runs a query and returns its TabSeparated output.
+    pub async fn query(&self, sql: &str) -> anyhow::Result<String> {
+        clickhouse_query(&self.settings, sql).await
+    }
+
+    /// Waits until `sql` (a single number) reaches `expected`; fails after `timeout`.
+    pub async fn wait_for(
+        &self,
+        sql: &str,
+        expected: u64,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let started = Instant::now();
+        loop {
+            let got: u64 = self.query(sql).await?.trim().parse().unwrap_or(0);
+            if got == expected {
+                return Ok(());
+            }
+            if started.elapsed() > timeout {
+                bail!("`{sql}` is {got} after {timeout:?}, expected {expected}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Stops the services gracefully and reports any error they ended with.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(trigger) = self.trigger.take() {
+            trigger.trigger();
+        }
+        for task in std::mem::take(&mut self.tasks) {
+            tokio::time::timeout(Duration::from_secs(30), task)
+                .await
+                .context("service did not stop")???;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        if let Some(trigger) = self.trigger.take() {
+            trigger.trigger();
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+        // Drop cannot await; clean up on a thread of its own with its own runtime.
+        let settings = self.settings.clone();
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(runtime) = runtime {
+                if let Err(error) = runtime.block_on(remove_resources(&settings)) {
+                    eprintln!("test cleanup: {error:#}");
+                }
+            }
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// Drops the test's database and deletes its topics.
+pub async fn remove_resources(settings: &Settings) -> anyhow::Result<()> {
+    let database = &settings.clickhouse.database;
+    if !database.starts_with("egov_test_") {
+        bail!("refusing to drop `{database}`: not a test database");
+    }
+    clickhouse_query(settings, &format!("DROP DATABASE IF EXISTS `{database}`")).await?;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &settings.kafka.brokers)
+        .create()?;
+    let kafka = &settings.kafka;
+    let topics = [
+        kafka.raw_topic.as_str(),
+        kafka.curated_topic.as_str(),
+        kafka.dlq_topic.as_str(),
+    ];
+    admin.delete_topics(&topics, &AdminOptions::new()).await?;
+    Ok(())
+}
+
+/// A query over ClickHouse's HTTP interface, independent of the code under test.
+pub async fn clickhouse_query(settings: &Settings, sql: &str) -> anyhow::Result<String> {
+    let response = reqwest::Client::new()
+        .post(&settings.clickhouse.url)
+        .query(&[("database", settings.clickhouse.database.as_str())])
+        .basic_auth(
+            &settings.clickhouse.user,
+            Some(&settings.clickhouse.password),
+        )
+        .body(sql.to_owned())
+        .send()
+        .await?;
+    let status = response.status();
+    let text = response.text().await?;
+    if !status.is_success() {
+        bail!("clickhouse answered {status} to `{sql}`: {text}");
+    }
+    Ok(text)
+}

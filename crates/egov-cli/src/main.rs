@@ -14,7 +14,11 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 #[derive(Debug, Parser)]
-#[command(name = "egov", version, about = "Event pipeline of the Vĩnh Phúc digital-transformation office")]
+#[command(
+    name = "egov",
+    version,
+    about = "Event pipeline of the Vĩnh Phúc digital-transformation office"
+)]
 struct Cli {
     /// A TOML configuration file, read after the defaults and before `EGOV__*` variables.
     #[arg(long, global = true, env = "EGOV_CONFIG")]
@@ -44,7 +48,9 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref())?;
     telemetry::init_logging(&settings.log)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(dispatch(cli.command, settings))
 }
 
@@ -92,8 +98,16 @@ async fn run_all(settings: Settings) -> anyhow::Result<()> {
     let listener = bind(&settings.ingest.listen).await?;
     let (trigger, shutdown) = shutdown::channel();
     tokio::spawn(stop_on_signal(trigger));
-    let ingest = tokio::spawn(egov_ingest::run(settings.ingest_config(), listener, shutdown.clone(), Some(metrics)));
-    let transform = tokio::spawn(egov_transform::run(settings.transform_config(), shutdown.clone()));
+    let ingest = tokio::spawn(egov_ingest::run(
+        settings.ingest_config(),
+        listener,
+        shutdown.clone(),
+        Some(metrics),
+    ));
+    let transform = tokio::spawn(egov_transform::run(
+        settings.transform_config(),
+        shutdown.clone(),
+    ));
     let load = tokio::spawn(egov_load::run(settings.load_config(), shutdown));
     let (ingest, transform, load) = tokio::try_join!(ingest, transform, load)?;
     ingest.context("ingest")?;
@@ -104,17 +118,24 @@ async fn run_all(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn bind(address: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(address).await.with_context(|| format!("binding {address}"))
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding {address}"))
 }
 
 /// `/healthz` and `/metrics` of a consumer service on its own port.
-async fn serve_ops(address: &str, mut shutdown: Shutdown) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+async fn serve_ops(
+    address: &str,
+    mut shutdown: Shutdown,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
     let metrics = telemetry::init_metrics()?;
     let listener = bind(address).await?;
     info!(address, "health and metrics listening");
     let router = egov_common::ops::router(Some(metrics));
     Ok(tokio::spawn(async move {
-        axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.wait().await }).await
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { shutdown.wait().await })
+            .await
     }))
 }
 
@@ -123,15 +144,16 @@ async fn stop_on_signal(trigger: ShutdownTrigger) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                let _ = ctrl_c.await;
-                trigger.trigger();
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    trigger.trigger();
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -28,8 +28,20 @@ pub async fn run(command: ScenarioCommand) -> anyhow::Result<()> {
     match command {
         ScenarioCommand::Sample(target) => {
             let client = reqwest::Client::new();
-            let documents = push(&client, &target.url, &target.documents_token, &sample_documents()).await?;
-            let dossiers = push(&client, &target.url, &target.onestop_token, &sample_dossiers()).await?;
+            let documents = push(
+                &client,
+                &target.url,
+                &target.documents_token,
+                &sample_documents(),
+            )
+            .await?;
+            let dossiers = push(
+                &client,
+                &target.url,
+                &target.onestop_token,
+                &sample_dossiers(),
+            )
+            .await?;
             println!("sample pushed: documents system accepted {documents} events, one-stop system accepted {dossiers} events");
             Ok(())
         }
@@ -37,7 +49,12 @@ pub async fn run(command: ScenarioCommand) -> anyhow::Result<()> {
 }
 
 /// Posts `events` as one JSON array; returns how many were accepted.
-pub async fn push(client: &reqwest::Client, url: &str, token: &str, events: &[Value]) -> anyhow::Result<u64> {
+pub async fn push(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    events: &[Value],
+) -> anyhow::Result<u64> {
     let endpoint = format!("{}/v1/events", url.trim_end_matches('/'));
     for attempt in 1..=10u32 {
         let response = client
@@ -59,7 +76,10 @@ pub async fn push(client: &reqwest::Client, url: &str, token: &str, events: &[Va
             tokio::time::sleep(Duration::from_secs(wait)).await;
             continue;
         }
-        let body: Value = response.json().await.with_context(|| format!("reading the answer of {endpoint}"))?;
+        let body: Value = response
+            .json()
+            .await
+            .with_context(|| format!("reading the answer of {endpoint}"))?;
         if !status.is_success() {
             bail!("ingest answered {status}: {body}");
         }
@@ -71,7 +91,13 @@ pub async fn push(client: &reqwest::Client, url: &str, token: &str, events: &[Va
     bail!("ingest stayed unavailable after 10 attempts")
 }
 
-fn event(event_id: String, event_type: &str, occurred_at: &str, unit_code: &str, payload: Value) -> Value {
+fn event(
+    event_id: String,
+    event_type: &str,
+    occurred_at: &str,
+    unit_code: &str,
+    payload: Value,
+) -> Value {
     json!({
         "event_id": event_id,
         "event_type": event_type,
@@ -84,7 +110,11 @@ fn event(event_id: String, event_type: &str, occurred_at: &str, unit_code: &str,
 
 /// Incoming and outgoing documents at each level.
 pub fn sample_documents() -> Vec<Value> {
-    let units = [("000.00.01.H62", "province"), ("243", "district"), ("08707", "commune")];
+    let units = [
+        ("000.00.01.H62", "province"),
+        ("243", "district"),
+        ("08707", "commune"),
+    ];
     let mut events = Vec::new();
     for (u, (unit, level)) in units.iter().enumerate() {
         for n in 0..4 {
@@ -113,7 +143,11 @@ pub fn sample_documents() -> Vec<Value> {
 /// Dossiers received at each level, most resolved early or on time, one late,
 /// one still pending.
 pub fn sample_dossiers() -> Vec<Value> {
-    let units = [("000.00.02.H62", "province"), ("244", "district"), ("08734", "commune")];
+    let units = [
+        ("000.00.02.H62", "province"),
+        ("244", "district"),
+        ("08734", "commune"),
+    ];
     let mut events = Vec::new();
     for (unit, level) in units {
         for n in 0..4 {

@@ -77,10 +77,11 @@ impl Catalogue {
         match path {
             None => Self::embedded(),
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| CatalogueError::Read {
-                    path: path.display().to_string(),
-                    source,
-                })?;
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| CatalogueError::Read {
+                        path: path.display().to_string(),
+                        source,
+                    })?;
                 Self::from_csv(&text)
             }
         }
@@ -142,7 +143,9 @@ mod tests {
     #[test]
     fn embedded_catalogue_has_the_province_and_its_units() -> anyhow::Result<()> {
         let catalogue = Catalogue::embedded()?;
-        let province = catalogue.get("26").ok_or_else(|| anyhow::anyhow!("no province"))?;
+        let province = catalogue
+            .get("26")
+            .ok_or_else(|| anyhow::anyhow!("no province"))?;
         assert_eq!(province.level, Level::Province);
         assert_eq!(province.parent_code, None);
         let districts = catalogue.units().filter(|u| u.kind == "district").count();
@@ -153,7 +156,9 @@ mod tests {
             .filter(|u| u.kind == "agency" || u.kind == "service_center")
             .count();
         assert!(agencies >= 21, "only {agencies} provincial agencies");
-        let commune = catalogue.get("08707").ok_or_else(|| anyhow::anyhow!("no 08707"))?;
+        let commune = catalogue
+            .get("08707")
+            .ok_or_else(|| anyhow::anyhow!("no 08707"))?;
         assert_eq!(commune.level, Level::Commune);
         assert_eq!(commune.district_code.as_deref(), Some("243"));
         Ok(())
@@ -162,7 +167,9 @@ mod tests {
     #[test]
     fn rejects_duplicates_and_orphans() {
         let header = "code,level,kind,name,parent_code,district_code,valid_from,valid_to\n";
-        let dup = format!("{header}26,province,province,P,,,2000-01-01,\n26,province,province,P,,,2000-01-01,\n");
+        let dup = format!(
+            "{header}26,province,province,P,,,2000-01-01,\n26,province,province,P,,,2000-01-01,\n"
+        );
         assert!(matches!(
             Catalogue::from_csv(&dup),
             Err(CatalogueError::Duplicate { .. })

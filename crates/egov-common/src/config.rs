@@ -280,7 +280,11 @@ mod tests {
         assert_eq!(settings.ingest.listen, "127.0.0.1:8080");
         let systems: Vec<_> = settings.ingest.tokens.iter().map(|t| t.system).collect();
         assert_eq!(systems, vec![System::Documents, System::Onestop]);
-        assert!(settings.ingest.tokens.iter().all(TokenConfig::is_development));
+        assert!(settings
+            .ingest
+            .tokens
+            .iter()
+            .all(TokenConfig::is_development));
     }
 
     #[test]

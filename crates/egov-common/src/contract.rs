@@ -216,17 +216,30 @@ fn first_schema_error(
     match validator.iter_errors(instance).next() {
         None => Ok(()),
         Some(error) => {
-            let path = format!("{prefix}{}", error.instance_path().as_str());
+            let mut path = format!("{prefix}{}", error.instance_path().as_str());
+            // A missing property is reported at its parent (it has no pointer of
+            // its own); an unexpected one exists, so point at it.
+            if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
+                error.kind()
+            {
+                if let Some(name) = unexpected.first() {
+                    path.push('/');
+                    path.push_str(&name.replace('~', "~0").replace('/', "~1"));
+                }
+            }
             let message = error.to_string();
             Err(Violation::invalid(path, message))
         }
     }
 }
 
-fn check_occurred_at(occurred_at: DateTime<FixedOffset>, now: DateTime<Utc>) -> Result<(), Violation> {
-    let earliest = DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z").map_err(|e| {
-        Violation::invalid("/occurred_at", format!("internal date constant: {e}"))
-    })?;
+fn check_occurred_at(
+    occurred_at: DateTime<FixedOffset>,
+    now: DateTime<Utc>,
+) -> Result<(), Violation> {
+    // Dates are local (Asia/Ho_Chi_Minh): 2000 begins at 00:00 UTC+7.
+    let earliest = DateTime::parse_from_rfc3339("2000-01-01T00:00:00+07:00")
+        .map_err(|e| Violation::invalid("/occurred_at", format!("internal date constant: {e}")))?;
     if occurred_at < earliest {
         return Err(Violation::invalid(
             "/occurred_at",
@@ -243,4 +256,72 @@ fn check_occurred_at(occurred_at: DateTime<FixedOffset>, now: DateTime<Utc>) -> 
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn examples(kind: &str) -> anyhow::Result<Vec<(String, Value)>> {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../schemas/v1/examples")
+            .join(kind);
+        let mut all = Vec::new();
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let example: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+            all.push((path.display().to_string(), example));
+        }
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        anyhow::ensure!(!all.is_empty(), "no examples in {}", dir.display());
+        Ok(all)
+    }
+
+    #[test]
+    fn every_valid_example_is_accepted() -> anyhow::Result<()> {
+        let (contract, catalogue) = (Contract::v1()?, Catalogue::embedded()?);
+        let examples = examples("valid")?;
+        for (name, example) in &examples {
+            let verdict = contract.validate(&example["event"], Utc::now(), &catalogue);
+            assert!(verdict.is_ok(), "{name}: {verdict:?}");
+        }
+        assert!(examples.len() >= 10);
+        Ok(())
+    }
+
+    #[test]
+    fn every_invalid_example_is_refused_with_its_code_and_path() -> anyhow::Result<()> {
+        let (contract, catalogue) = (Contract::v1()?, Catalogue::embedded()?);
+        for (name, example) in examples("invalid")? {
+            let expect = &example["expect"];
+            let violation = match contract.validate(&example["event"], Utc::now(), &catalogue) {
+                Ok(_) => anyhow::bail!("{name} was accepted"),
+                Err(violation) => violation,
+            };
+            assert_eq!(
+                violation.code.as_str(),
+                expect["code"].as_str().unwrap_or_default(),
+                "{name}: {violation:?}"
+            );
+            assert_eq!(
+                violation.path,
+                expect["path"].as_str().unwrap_or_default(),
+                "{name}: {violation:?}"
+            );
+            assert!(!violation.message.is_empty());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn occurred_at_bounds() -> anyhow::Result<()> {
+        let now = DateTime::parse_from_rfc3339("2021-06-01T00:00:00Z")?.with_timezone(&Utc);
+        let at = |s: &str| DateTime::parse_from_rfc3339(s);
+        assert!(check_occurred_at(at("2021-06-01T00:04:59Z")?, now).is_ok());
+        assert!(check_occurred_at(at("2021-06-01T00:05:01Z")?, now).is_err());
+        assert!(check_occurred_at(at("2000-01-01T00:00:00+07:00")?, now).is_ok());
+        assert!(check_occurred_at(at("1999-12-31T16:59:59Z")?, now).is_err());
+        Ok(())
+    }
 }

@@ -7,7 +7,8 @@ const VIETNAM_OFFSET_SECS: i32 = 7 * 3600;
 
 pub fn vietnam() -> FixedOffset {
     // 7 hours is always a valid offset; the fallback only avoids a panic path.
-    FixedOffset::east_opt(VIETNAM_OFFSET_SECS).unwrap_or(FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()))
+    FixedOffset::east_opt(VIETNAM_OFFSET_SECS)
+        .unwrap_or(FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()))
 }
 
 /// The local date (Asia/Ho_Chi_Minh) of an instant.
@@ -38,8 +39,14 @@ mod tests {
     fn local_date_crosses_midnight_at_17_utc() -> Result<(), chrono::ParseError> {
         let before = DateTime::parse_from_rfc3339("2021-11-14T16:59:59Z")?.with_timezone(&Utc);
         let after = DateTime::parse_from_rfc3339("2021-11-14T17:00:00Z")?.with_timezone(&Utc);
-        assert_eq!(local_date(before), NaiveDate::from_ymd_opt(2021, 11, 14).unwrap_or_default());
-        assert_eq!(local_date(after), NaiveDate::from_ymd_opt(2021, 11, 15).unwrap_or_default());
+        assert_eq!(
+            local_date(before),
+            NaiveDate::from_ymd_opt(2021, 11, 14).unwrap_or_default()
+        );
+        assert_eq!(
+            local_date(after),
+            NaiveDate::from_ymd_opt(2021, 11, 15).unwrap_or_default()
+        );
         Ok(())
     }
 

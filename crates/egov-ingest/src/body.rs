@@ -64,12 +64,17 @@ fn decode(headers: &HeaderMap, body: &[u8], limits: &Limits) -> Result<Vec<u8>, 
             Ok(body.to_vec())
         }
         "gzip" | "x-gzip" => {
-            let mut decoded = Vec::with_capacity(body.len().saturating_mul(4).min(limits.max_body_bytes));
-            let cap = u64::try_from(limits.max_body_bytes).unwrap_or(u64::MAX).saturating_add(1);
+            let mut decoded =
+                Vec::with_capacity(body.len().saturating_mul(4).min(limits.max_body_bytes));
+            let cap = u64::try_from(limits.max_body_bytes)
+                .unwrap_or(u64::MAX)
+                .saturating_add(1);
             flate2::read::MultiGzDecoder::new(body)
                 .take(cap)
                 .read_to_end(&mut decoded)
-                .map_err(|e| ApiError::BadRequest(format!("the gzip body cannot be decoded: {e}")))?;
+                .map_err(|e| {
+                    ApiError::BadRequest(format!("the gzip body cannot be decoded: {e}"))
+                })?;
             if decoded.len() > limits.max_body_bytes {
                 return Err(too_large(limits));
             }
@@ -80,14 +85,17 @@ fn decode(headers: &HeaderMap, body: &[u8], limits: &Limits) -> Result<Vec<u8>, 
 }
 
 /// The events of a request body, in request order.
-pub fn read_events(headers: &HeaderMap, body: &[u8], limits: &Limits) -> Result<Vec<BodyEvent>, ApiError> {
+pub fn read_events(
+    headers: &HeaderMap,
+    body: &[u8],
+    limits: &Limits,
+) -> Result<Vec<BodyEvent>, ApiError> {
     let format = format_of(headers)?;
     let decoded = decode(headers, body, limits)?;
     let events = match format {
         Format::Json => {
-            let value: Value = serde_json::from_slice(&decoded).map_err(|e| {
-                ApiError::BadRequest(format!("the body is not valid JSON: {e}"))
-            })?;
+            let value: Value = serde_json::from_slice(&decoded)
+                .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
             match value {
                 Value::Array(items) => items.into_iter().map(Ok).collect(),
                 object @ Value::Object(_) => vec![Ok(object)],
@@ -134,9 +142,15 @@ mod tests {
 
     fn headers(content_type: &str, encoding: Option<&str>) -> HeaderMap {
         let mut map = HeaderMap::new();
-        map.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("")));
+        map.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("")),
+        );
         if let Some(encoding) = encoding {
-            map.insert(header::CONTENT_ENCODING, HeaderValue::from_str(encoding).unwrap_or(HeaderValue::from_static("")));
+            map.insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_str(encoding).unwrap_or(HeaderValue::from_static("")),
+            );
         }
         map
     }
@@ -149,11 +163,23 @@ mod tests {
 
     #[test]
     fn object_array_and_ndjson() -> Result<(), ApiError> {
-        let one = read_events(&headers("application/json; charset=utf-8", None), br#"{"a":1}"#, &LIMITS)?;
+        let one = read_events(
+            &headers("application/json; charset=utf-8", None),
+            br#"{"a":1}"#,
+            &LIMITS,
+        )?;
         assert_eq!(one.len(), 1);
-        let many = read_events(&headers("application/json", None), br#"[{"a":1},{"a":2}]"#, &LIMITS)?;
+        let many = read_events(
+            &headers("application/json", None),
+            br#"[{"a":1},{"a":2}]"#,
+            &LIMITS,
+        )?;
         assert_eq!(many.len(), 2);
-        let lines = read_events(&headers("application/x-ndjson", None), b"{\"a\":1}\n\nnot json\n{\"a\":3}\n", &LIMITS)?;
+        let lines = read_events(
+            &headers("application/x-ndjson", None),
+            b"{\"a\":1}\n\nnot json\n{\"a\":3}\n",
+            &LIMITS,
+        )?;
         assert_eq!(lines.len(), 3);
         assert!(lines[1].is_err());
         Ok(())
@@ -162,12 +188,30 @@ mod tests {
     #[test]
     fn refusals() {
         let json = headers("application/json", None);
-        assert!(matches!(read_events(&headers("text/plain", None), b"{}", &LIMITS), Err(ApiError::UnsupportedMediaType(_))));
-        assert!(matches!(read_events(&json, b"{", &LIMITS), Err(ApiError::BadRequest(_))));
-        assert!(matches!(read_events(&json, b"42", &LIMITS), Err(ApiError::BadRequest(_))));
-        assert!(matches!(read_events(&json, b"[{},{},{},{}]", &LIMITS), Err(ApiError::TooLarge(_))));
-        assert!(matches!(read_events(&json, &vec![b' '; 2000], &LIMITS), Err(ApiError::TooLarge(_))));
-        assert!(matches!(read_events(&headers("application/json", Some("br")), b"{}", &LIMITS), Err(ApiError::UnsupportedEncoding(_))));
+        assert!(matches!(
+            read_events(&headers("text/plain", None), b"{}", &LIMITS),
+            Err(ApiError::UnsupportedMediaType(_))
+        ));
+        assert!(matches!(
+            read_events(&json, b"{", &LIMITS),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            read_events(&json, b"42", &LIMITS),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            read_events(&json, b"[{},{},{},{}]", &LIMITS),
+            Err(ApiError::TooLarge(_))
+        ));
+        assert!(matches!(
+            read_events(&json, &vec![b' '; 2000], &LIMITS),
+            Err(ApiError::TooLarge(_))
+        ));
+        assert!(matches!(
+            read_events(&headers("application/json", Some("br")), b"{}", &LIMITS),
+            Err(ApiError::UnsupportedEncoding(_))
+        ));
     }
 
     #[test]
@@ -178,8 +222,14 @@ mod tests {
         // 1 MiB of spaces compresses to about a kilobyte but decodes past the limit.
         let bomb = gzip(&vec![b' '; 1 << 20])?;
         assert!(bomb.len() < 4096);
-        assert!(matches!(read_events(&gz, &bomb, &LIMITS), Err(ApiError::TooLarge(_))));
-        assert!(matches!(read_events(&gz, b"not gzip", &LIMITS), Err(ApiError::BadRequest(_))));
+        assert!(matches!(
+            read_events(&gz, &bomb, &LIMITS),
+            Err(ApiError::TooLarge(_))
+        ));
+        assert!(matches!(
+            read_events(&gz, b"not gzip", &LIMITS),
+            Err(ApiError::BadRequest(_))
+        ));
         Ok(())
     }
 }

@@ -65,7 +65,9 @@ impl Sender {
     }
 
     fn may_report_for(&self, unit_code: &str) -> bool {
-        self.units.as_ref().is_none_or(|units| units.contains(unit_code))
+        self.units
+            .as_ref()
+            .is_none_or(|units| units.contains(unit_code))
     }
 }
 
@@ -103,7 +105,10 @@ pub struct Ingest {
 
 impl Ingest {
     /// Loads the contract and the catalogue and connects the producer.
-    pub fn new(config: &IngestConfig, metrics: Option<PrometheusHandle>) -> Result<Self, IngestError> {
+    pub fn new(
+        config: &IngestConfig,
+        metrics: Option<PrometheusHandle>,
+    ) -> Result<Self, IngestError> {
         let catalogue = Catalogue::load(config.catalogue.path.as_deref())?;
         let contract = Contract::v1()?;
         let producer = kafka::durable_producer(&config.kafka)?;
@@ -145,7 +150,12 @@ impl Ingest {
 
 /// Serves the ingest API on `listener` until `shutdown`, then lets requests in
 /// flight finish and flushes the producer.
-pub async fn run(config: IngestConfig, listener: TcpListener, mut shutdown: Shutdown, metrics: Option<PrometheusHandle>) -> Result<(), IngestError> {
+pub async fn run(
+    config: IngestConfig,
+    listener: TcpListener,
+    mut shutdown: Shutdown,
+    metrics: Option<PrometheusHandle>,
+) -> Result<(), IngestError> {
     kafka::ensure_topics(&config.kafka, &[&config.kafka.raw_topic]).await?;
     let ingest = Ingest::new(&config, metrics)?;
     let state = ingest.state.clone();
@@ -168,13 +178,23 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-async fn post_events(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn post_events(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let started = Instant::now();
     let result = handle(&state, &headers, &body, &request_id).await;
     let mut response = match result {
         Ok(answer) => {
-            info!(request_id, accepted = answer.accepted, rejected = answer.rejected, elapsed_ms = started.elapsed().as_millis() as u64, "events ingested");
+            info!(
+                request_id,
+                accepted = answer.accepted,
+                rejected = answer.rejected,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "events ingested"
+            );
             Json(answer).into_response()
         }
         Err(error) => {
@@ -188,7 +208,12 @@ async fn post_events(State(state): State<Arc<AppState>>, headers: HeaderMap, bod
     response
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8], request_id: &str) -> Result<IngestAnswer, ApiError> {
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    request_id: &str,
+) -> Result<IngestAnswer, ApiError> {
     let sender = bearer_token(headers)
         .and_then(|token| state.senders.get(token))
         .ok_or(ApiError::Unauthorized)?;
@@ -197,7 +222,14 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8], request_id: 
     let (accepted, errors) = check_events(state, sender, &events, now);
     let received_ms = now.timestamp_millis().to_string();
     let deliveries = accepted.iter().map(|(event_id, event)| {
-        produce(state, sender.system, event_id, event, &received_ms, request_id)
+        produce(
+            state,
+            sender.system,
+            event_id,
+            event,
+            &received_ms,
+            request_id,
+        )
     });
     for result in join_all(deliveries).await {
         result?;
@@ -210,7 +242,12 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8], request_id: 
 }
 
 /// Splits a request's events into those to produce and the per-event errors.
-fn check_events<'a>(state: &'a AppState, sender: &Sender, events: &'a [BodyEvent], now: chrono::DateTime<Utc>) -> (Vec<(&'a str, &'a Value)>, Vec<EventError>) {
+fn check_events<'a>(
+    state: &'a AppState,
+    sender: &Sender,
+    events: &'a [BodyEvent],
+    now: chrono::DateTime<Utc>,
+) -> (Vec<(&'a str, &'a Value)>, Vec<EventError>) {
     let mut accepted = Vec::with_capacity(events.len());
     let mut errors = Vec::new();
     let mut seen_ids = HashSet::with_capacity(events.len());
@@ -218,7 +255,13 @@ fn check_events<'a>(state: &'a AppState, sender: &Sender, events: &'a [BodyEvent
         let event = match event {
             Ok(event) => event,
             Err(message) => {
-                errors.push(EventError { index, event_id: None, code: ErrorCode::Invalid, path: String::new(), message: message.clone() });
+                errors.push(EventError {
+                    index,
+                    event_id: None,
+                    code: ErrorCode::Invalid,
+                    path: String::new(),
+                    message: message.clone(),
+                });
                 continue;
             }
         };
@@ -228,13 +271,33 @@ fn check_events<'a>(state: &'a AppState, sender: &Sender, events: &'a [BodyEvent
             .validate(event, now, &state.catalogue)
             .and_then(|valid| {
                 if valid.event_type.system() != sender.system {
-                    return Err(Violation::new(ErrorCode::Forbidden, "/event_type", format!("{} events come from the {} system; this token belongs to {}", valid.event_type, valid.event_type.system(), sender.system)));
+                    return Err(Violation::new(
+                        ErrorCode::Forbidden,
+                        "/event_type",
+                        format!(
+                            "{} events come from the {} system; this token belongs to {}",
+                            valid.event_type,
+                            valid.event_type.system(),
+                            sender.system
+                        ),
+                    ));
                 }
                 if !sender.may_report_for(&valid.unit.code) {
-                    return Err(Violation::new(ErrorCode::Forbidden, "/unit_code", format!("this token may not report for unit `{}`", valid.unit.code)));
+                    return Err(Violation::new(
+                        ErrorCode::Forbidden,
+                        "/unit_code",
+                        format!("this token may not report for unit `{}`", valid.unit.code),
+                    ));
                 }
                 if !seen_ids.insert(valid.event_id) {
-                    return Err(Violation::new(ErrorCode::DuplicateInRequest, "/event_id", format!("event_id `{}` appears earlier in this request", valid.event_id)));
+                    return Err(Violation::new(
+                        ErrorCode::DuplicateInRequest,
+                        "/event_id",
+                        format!(
+                            "event_id `{}` appears earlier in this request",
+                            valid.event_id
+                        ),
+                    ));
                 }
                 Ok(valid.event_id)
             });
@@ -252,19 +315,44 @@ fn check_events<'a>(state: &'a AppState, sender: &Sender, events: &'a [BodyEvent
     (accepted, errors)
 }
 
-async fn produce(state: &AppState, system: System, event_id: &str, event: &Value, received_ms: &str, request_id: &str) -> Result<(), ApiError> {
+async fn produce(
+    state: &AppState,
+    system: System,
+    event_id: &str,
+    event: &Value,
+    received_ms: &str,
+    request_id: &str,
+) -> Result<(), ApiError> {
     let payload = serde_json::to_vec(event).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let key = format!("{system}:{event_id}");
     let headers = OwnedHeaders::new_with_capacity(3)
-        .insert(Header { key: HEADER_SYSTEM, value: Some(system.as_str()) })
-        .insert(Header { key: HEADER_RECEIVED_MS, value: Some(received_ms) })
-        .insert(Header { key: HEADER_REQUEST_ID, value: Some(request_id) });
-    let record = FutureRecord::to(&state.raw_topic).key(&key).payload(&payload).headers(headers);
-    let delivery = state.producer.send_result(record).map_err(|(error, _)| unavailable(&error))?;
+        .insert(Header {
+            key: HEADER_SYSTEM,
+            value: Some(system.as_str()),
+        })
+        .insert(Header {
+            key: HEADER_RECEIVED_MS,
+            value: Some(received_ms),
+        })
+        .insert(Header {
+            key: HEADER_REQUEST_ID,
+            value: Some(request_id),
+        });
+    let record = FutureRecord::to(&state.raw_topic)
+        .key(&key)
+        .payload(&payload)
+        .headers(headers);
+    let delivery = state
+        .producer
+        .send_result(record)
+        .map_err(|(error, _)| unavailable(&error))?;
     match delivery.await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err((error, _))) => Err(unavailable(&error)),
-        Err(_cancelled) => Err(ApiError::Unavailable { reason: "the producer shut down".into(), retry_after_s: 1 }),
+        Err(_cancelled) => Err(ApiError::Unavailable {
+            reason: "the producer shut down".into(),
+            retry_after_s: 1,
+        }),
     }
 }
 
@@ -274,5 +362,8 @@ fn unavailable(error: &KafkaError) -> ApiError {
         Some(RDKafkaErrorCode::MessageTimedOut) => "Kafka did not acknowledge in time".to_owned(),
         _ => format!("Kafka: {error}"),
     };
-    ApiError::Unavailable { reason, retry_after_s: 2 }
+    ApiError::Unavailable {
+        reason,
+        retry_after_s: 2,
+    }
 }

@@ -79,7 +79,11 @@ impl From<CuratedEvent> for EventRow {
 /// Consumes until `shutdown`; the batch in hand is inserted and committed first.
 pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadError> {
     kafka::ensure_topics(&config.kafka, &[&config.kafka.curated_topic]).await?;
-    let consumer = kafka::durable_consumer(&config.kafka, &config.kafka.load_group, &config.kafka.curated_topic)?;
+    let consumer = kafka::durable_consumer(
+        &config.kafka,
+        &config.kafka.load_group,
+        &config.kafka.curated_topic,
+    )?;
     let client = ch::insert_client(&config.clickhouse);
     let limits = &config.service;
     let max_wait = Duration::from_millis(limits.batch_max_wait_ms);
@@ -94,7 +98,9 @@ pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadE
         while rows.len() < limits.batch_max_rows && bytes < limits.batch_max_bytes {
             let wait_for_message = async {
                 match deadline {
-                    Some(deadline) => tokio::time::timeout_at(deadline, consumer.recv()).await.ok(),
+                    Some(deadline) => tokio::time::timeout_at(deadline, consumer.recv())
+                        .await
+                        .ok(),
                     None => Some(consumer.recv().await),
                 }
             };
@@ -138,7 +144,11 @@ pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadE
 
 /// Inserts with exponential backoff and jitter; `false` only if shutdown came
 /// before ClickHouse took the batch (its offsets stay uncommitted).
-async fn insert_until_done(client: &::clickhouse::Client, rows: &[EventRow], shutdown: &mut Shutdown) -> bool {
+async fn insert_until_done(
+    client: &::clickhouse::Client,
+    rows: &[EventRow],
+    shutdown: &mut Shutdown,
+) -> bool {
     if rows.is_empty() {
         return true;
     }
@@ -148,10 +158,17 @@ async fn insert_until_done(client: &::clickhouse::Client, rows: &[EventRow], shu
         match insert(client, rows).await {
             Ok(()) => {
                 let elapsed = started.elapsed();
-                metrics::counter!("egov_load_rows_inserted_total", "table" => EVENTS_TABLE).increment(rows.len() as u64);
+                metrics::counter!("egov_load_rows_inserted_total", "table" => EVENTS_TABLE)
+                    .increment(rows.len() as u64);
                 metrics::histogram!("egov_load_batch_rows").record(rows.len() as f64);
-                metrics::histogram!("egov_load_insert_duration_seconds").record(elapsed.as_secs_f64());
-                info!(table = EVENTS_TABLE, batch_rows = rows.len(), elapsed_ms = elapsed.as_millis() as u64, "inserted");
+                metrics::histogram!("egov_load_insert_duration_seconds")
+                    .record(elapsed.as_secs_f64());
+                info!(
+                    table = EVENTS_TABLE,
+                    batch_rows = rows.len(),
+                    elapsed_ms = elapsed.as_millis() as u64,
+                    "inserted"
+                );
                 return true;
             }
             Err(error) => {
@@ -168,11 +185,13 @@ async fn insert_until_done(client: &::clickhouse::Client, rows: &[EventRow], shu
     }
 }
 
-async fn insert(client: &::clickhouse::Client, rows: &[EventRow]) -> Result<(), ::clickhouse::error::Error> {
+async fn insert(
+    client: &::clickhouse::Client,
+    rows: &[EventRow],
+) -> Result<(), ::clickhouse::error::Error> {
     let mut insert = client.insert::<EventRow>(EVENTS_TABLE).await?;
     for row in rows {
         insert.write(row).await?;
     }
     insert.end().await
 }
-

@@ -11,8 +11,14 @@ use tracing::info;
 
 /// The migrations in order; each statement is idempotent on its own.
 pub const MIGRATIONS: [(&str, &str); 2] = [
-    ("001_events", include_str!("../../../schemas/clickhouse/001_events.sql")),
-    ("002_units", include_str!("../../../schemas/clickhouse/002_units.sql")),
+    (
+        "001_events",
+        include_str!("../../../schemas/clickhouse/001_events.sql"),
+    ),
+    (
+        "002_units",
+        include_str!("../../../schemas/clickhouse/002_units.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -40,15 +46,16 @@ struct UnitRow {
 
 /// The statements of one migration, for `database`.
 pub fn statements(sql: &str, database: &str) -> Vec<String> {
-    sql.replace("{database}", &ident(database))
+    // Comments go first: they may contain `;`.
+    let code: Vec<&str> = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect();
+    code.join("\n")
+        .replace("{database}", &ident(database))
         .split(';')
-        .map(|s| {
-            s.lines()
-                .filter(|l| !l.trim_start().starts_with("--"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
         .collect()
 }
 
@@ -59,14 +66,21 @@ pub async fn migrate(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result
         move |source| MigrateError::ClickHouse { migration, source }
     };
     server_client(config)
-        .query(&format!("CREATE DATABASE IF NOT EXISTS {}", ident(&config.database)))
+        .query(&format!(
+            "CREATE DATABASE IF NOT EXISTS {}",
+            ident(&config.database)
+        ))
         .execute()
         .await
         .map_err(err("create database"))?;
     let client = query_client(config);
     for (name, sql) in MIGRATIONS {
         for statement in statements(sql, &config.database) {
-            client.query(&statement).execute().await.map_err(err(name))?;
+            client
+                .query(&statement)
+                .execute()
+                .await
+                .map_err(err(name))?;
         }
     }
     load_units(config, catalogue).await?;
@@ -75,12 +89,22 @@ pub async fn migrate(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result
 }
 
 async fn load_units(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result<(), MigrateError> {
-    let err = |source| MigrateError::ClickHouse { migration: "units".into(), source };
+    let err = |source| MigrateError::ClickHouse {
+        migration: "units".into(),
+        source,
+    };
     let client = query_client(config);
     // ALTER ... DELETE is asynchronous on 18.16; emptying by dropping the
     // partition-less MergeTree's data via TRUNCATE works on every version.
-    client.query("TRUNCATE TABLE units").execute().await.map_err(err)?;
-    let mut insert = crate::ch::insert_client(config).insert::<UnitRow>("units").await.map_err(err)?;
+    client
+        .query("TRUNCATE TABLE units")
+        .execute()
+        .await
+        .map_err(err)?;
+    let mut insert = crate::ch::insert_client(config)
+        .insert::<UnitRow>("units")
+        .await
+        .map_err(err)?;
     for unit in catalogue.units() {
         let day = |d| date_to_days(d).ok_or_else(|| MigrateError::DateRange(unit.code.clone()));
         let row = UnitRow {
@@ -105,9 +129,14 @@ mod tests {
 
     #[test]
     fn statements_are_split_and_qualified() {
-        let all: Vec<String> = MIGRATIONS.iter().flat_map(|(_, sql)| statements(sql, "egov_t")).collect();
+        let all: Vec<String> = MIGRATIONS
+            .iter()
+            .flat_map(|(_, sql)| statements(sql, "egov_t"))
+            .collect();
         assert_eq!(all.len(), 2);
         assert!(all[0].contains("CREATE TABLE IF NOT EXISTS `egov_t`.events"));
-        assert!(all.iter().all(|s| !s.contains("{database}") && !s.contains("--")));
+        assert!(all
+            .iter()
+            .all(|s| !s.contains("{database}") && !s.contains("--")));
     }
 }

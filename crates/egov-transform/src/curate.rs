@@ -42,14 +42,25 @@ pub struct RawMeta {
 
 /// Turns a raw event into its curated form: unit level and district from the
 /// catalogue, local dates in Asia/Ho_Chi_Minh, the fields analytics read.
-pub fn curate(raw: Option<&[u8]>, meta: RawMeta, contract: &Contract, catalogue: &Catalogue) -> Result<CuratedEvent, Poison> {
+pub fn curate(
+    raw: Option<&[u8]>,
+    meta: RawMeta,
+    contract: &Contract,
+    catalogue: &Catalogue,
+) -> Result<CuratedEvent, Poison> {
     let raw = raw.filter(|r| !r.is_empty()).ok_or(Poison::Empty)?;
     let event: Value = serde_json::from_slice(raw).map_err(|e| Poison::NotJson(e.to_string()))?;
     let valid = contract
         .validate(&event, meta.received_at, catalogue)
         .map_err(Poison::Contract)?;
     let payload = event.get("payload").cloned().unwrap_or(Value::Null);
-    let text = |name: &str| payload.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let text = |name: &str| {
+        payload
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let occurred_utc = valid.occurred_at.with_timezone(&Utc);
     let due_utc = payload
         .get("due_at")
@@ -63,8 +74,15 @@ pub fn curate(raw: Option<&[u8]>, meta: RawMeta, contract: &Contract, catalogue:
     let unit = valid.unit;
     let district_code = match unit.level {
         Level::Province => String::new(),
-        Level::District => unit.district_code.clone().unwrap_or_else(|| unit.code.clone()),
-        Level::Commune => unit.district_code.clone().or_else(|| unit.parent_code.clone()).unwrap_or_default(),
+        Level::District => unit
+            .district_code
+            .clone()
+            .unwrap_or_else(|| unit.code.clone()),
+        Level::Commune => unit
+            .district_code
+            .clone()
+            .or_else(|| unit.parent_code.clone())
+            .unwrap_or_default(),
     };
     Ok(CuratedEvent {
         system: valid.event_type.system(),
@@ -78,10 +96,180 @@ pub fn curate(raw: Option<&[u8]>, meta: RawMeta, contract: &Contract, catalogue:
         entity_id: text(valid.event_type.entity_field()),
         channel: text("channel"),
         procedure_code: text("procedure_code"),
-        signed: payload.get("signed").and_then(Value::as_bool).unwrap_or(false),
+        signed: payload
+            .get("signed")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         due_ms: due_utc.map(|d| d.timestamp_millis()),
         due_date,
         payload: payload.to_string(),
         ingested_ms: meta.received_at.timestamp_millis(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use egov_common::model::{EventType, System};
+    use serde_json::json;
+    use std::path::PathBuf;
+
+    fn setup() -> (Contract, Catalogue, RawMeta) {
+        let contract = Contract::v1().unwrap_or_else(|e| panic!("contract: {e}"));
+        let catalogue = Catalogue::embedded().unwrap_or_else(|e| panic!("catalogue: {e}"));
+        (
+            contract,
+            catalogue,
+            RawMeta {
+                received_at: Utc::now(),
+            },
+        )
+    }
+
+    fn examples(kind: &str) -> Vec<(String, Value)> {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../schemas/v1/examples")
+            .join(kind);
+        let mut all: Vec<(String, Value)> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(Result::ok)
+            .map(|entry| {
+                let path = entry.path();
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                (
+                    path.display().to_string(),
+                    serde_json::from_str(&text).unwrap_or(Value::Null),
+                )
+            })
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    #[test]
+    fn every_valid_example_curates_to_its_unit_and_local_date() {
+        let (contract, catalogue, meta) = setup();
+        for (name, example) in examples("valid") {
+            let event = &example["event"];
+            let raw = event.to_string();
+            let curated = curate(Some(raw.as_bytes()), meta, &contract, &catalogue)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(
+                curated.event_id,
+                event["event_id"].as_str().unwrap_or_default(),
+                "{name}"
+            );
+            assert_eq!(
+                curated.event_type.as_str(),
+                event["event_type"].as_str().unwrap_or_default(),
+                "{name}"
+            );
+            let unit = catalogue
+                .get(&curated.unit_code)
+                .unwrap_or_else(|| panic!("{name}: unit"));
+            assert_eq!(curated.level, unit.level, "{name}");
+            let entity = &event["payload"][curated.event_type.entity_field()];
+            assert_eq!(
+                curated.entity_id,
+                entity.as_str().unwrap_or_default(),
+                "{name}"
+            );
+            let occurred =
+                DateTime::parse_from_rfc3339(event["occurred_at"].as_str().unwrap_or_default())
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(
+                Some(curated.local_date),
+                date_to_days(local_date(occurred.with_timezone(&Utc))),
+                "{name}"
+            );
+            assert_eq!(
+                serde_json::from_str::<Value>(&curated.payload)
+                    .ok()
+                    .as_ref(),
+                Some(&event["payload"]),
+                "{name}: payload kept as sent"
+            );
+        }
+    }
+
+    #[test]
+    fn every_invalid_example_is_poison_with_its_code_and_path() {
+        let (contract, catalogue, meta) = setup();
+        for (name, example) in examples("invalid") {
+            let raw = example["event"].to_string();
+            match curate(Some(raw.as_bytes()), meta, &contract, &catalogue) {
+                Err(Poison::Contract(violation)) => {
+                    assert_eq!(
+                        violation.code.as_str(),
+                        example["expect"]["code"].as_str().unwrap_or_default(),
+                        "{name}"
+                    );
+                    assert_eq!(
+                        violation.path,
+                        example["expect"]["path"].as_str().unwrap_or_default(),
+                        "{name}"
+                    );
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_commune_dossier_is_curated_exactly() {
+        let (contract, catalogue, _) = setup();
+        let received_at = DateTime::parse_from_rfc3339("2021-11-14T17:00:00Z")
+            .unwrap_or_default()
+            .with_timezone(&Utc);
+        let raw = json!({
+            "event_id": "os:08707:1", "event_type": "dossier.received",
+            "occurred_at": "2021-11-14T23:30:00+07:00", "unit_code": "08707",
+            "payload": {"dossier_id": "HS-1", "procedure_code": "1.001", "channel": "online",
+                        "due_at": "2021-11-20T17:00:00Z", "extra": [1, 2]}
+        })
+        .to_string();
+        let curated = curate(
+            Some(raw.as_bytes()),
+            RawMeta { received_at },
+            &contract,
+            &catalogue,
+        );
+        let expected = CuratedEvent {
+            system: System::Onestop,
+            event_id: "os:08707:1".into(),
+            event_type: EventType::DossierReceived,
+            occurred_ms: 1_636_907_400_000,
+            // 2021-11-14 local; the due date 2021-11-20T17:00Z is 2021-11-21 local.
+            local_date: 18_945,
+            unit_code: "08707".into(),
+            level: Level::Commune,
+            district_code: "243".into(),
+            entity_id: "HS-1".into(),
+            channel: "online".into(),
+            procedure_code: "1.001".into(),
+            signed: false,
+            due_ms: Some(1_637_427_600_000),
+            due_date: Some(18_952),
+            payload: r#"{"channel":"online","dossier_id":"HS-1","due_at":"2021-11-20T17:00:00Z","extra":[1,2],"procedure_code":"1.001"}"#.into(),
+            ingested_ms: 1_636_909_200_000,
+        };
+        assert_eq!(curated, Ok(expected));
+    }
+
+    #[test]
+    fn poison_reasons() {
+        let (contract, catalogue, meta) = setup();
+        assert_eq!(
+            curate(None, meta, &contract, &catalogue).map_err(|p| p.reason()),
+            Err("empty")
+        );
+        assert_eq!(
+            curate(Some(b"{oops"), meta, &contract, &catalogue).map_err(|p| p.reason()),
+            Err("not_json")
+        );
+        assert_eq!(
+            curate(Some(b"{}"), meta, &contract, &catalogue).map_err(|p| p.reason()),
+            Err("invalid")
+        );
+    }
 }

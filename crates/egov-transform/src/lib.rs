@@ -44,7 +44,11 @@ struct Outgoing {
 /// Consumes until `shutdown`, then commits what is durable and returns.
 pub async fn run(config: TransformConfig, mut shutdown: Shutdown) -> Result<(), TransformError> {
     let topics = &config.kafka;
-    kafka::ensure_topics(topics, &[&topics.raw_topic, &topics.curated_topic, &topics.dlq_topic]).await?;
+    kafka::ensure_topics(
+        topics,
+        &[&topics.raw_topic, &topics.curated_topic, &topics.dlq_topic],
+    )
+    .await?;
     let catalogue = Catalogue::load(config.catalogue.path.as_deref())?;
     let contract = Contract::v1()?;
     let producer = kafka::durable_producer(topics)?;
@@ -61,22 +65,32 @@ pub async fn run(config: TransformConfig, mut shutdown: Shutdown) -> Result<(), 
         let mut poisoned = 0usize;
         for message in &batch {
             tracker.observe(message);
-            let meta = RawMeta { received_at: received_at(message) };
-            outgoing.push(match curate(message.payload(), meta, &contract, &catalogue) {
-                Ok(event) => Outgoing {
-                    topic: topics.curated_topic.clone(),
-                    key: message.key().map(<[u8]>::to_vec).unwrap_or_default(),
-                    payload: serde_json::to_vec(&event)?,
-                    headers: OwnedHeaders::new(),
+            let meta = RawMeta {
+                received_at: received_at(message),
+            };
+            outgoing.push(
+                match curate(message.payload(), meta, &contract, &catalogue) {
+                    Ok(event) => Outgoing {
+                        topic: topics.curated_topic.clone(),
+                        key: message.key().map(<[u8]>::to_vec).unwrap_or_default(),
+                        payload: serde_json::to_vec(&event)?,
+                        headers: OwnedHeaders::new(),
+                    },
+                    Err(poison) => {
+                        poisoned += 1;
+                        metrics::counter!("egov_dlq_messages_total", "reason" => poison.reason())
+                            .increment(1);
+                        dead_letter(message, &poison, &topics.dlq_topic)
+                    }
                 },
-                Err(poison) => {
-                    poisoned += 1;
-                    metrics::counter!("egov_dlq_messages_total", "reason" => poison.reason()).increment(1);
-                    dead_letter(message, &poison, &topics.dlq_topic)
-                }
-            });
+            );
         }
-        let delivered = join_all(outgoing.iter().map(|m| send_until_acked(&producer, m, shutdown.clone()))).await;
+        let delivered = join_all(
+            outgoing
+                .iter()
+                .map(|m| send_until_acked(&producer, m, shutdown.clone())),
+        )
+        .await;
         if delivered.iter().any(|ok| !ok) {
             // Shutdown came while Kafka was refusing: nothing of this round is
             // stored, so it is read again after the restart.
@@ -84,7 +98,11 @@ pub async fn run(config: TransformConfig, mut shutdown: Shutdown) -> Result<(), 
         }
         tracker.store(&consumer)?;
         metrics::counter!("egov_transform_messages_total").increment(batch.len() as u64);
-        info!(messages = batch.len(), dead_letters = poisoned, "transformed");
+        info!(
+            messages = batch.len(),
+            dead_letters = poisoned,
+            "transformed"
+        );
     }
     if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
         // Nothing stored since the last commit is also a KafkaError here.
@@ -95,7 +113,11 @@ pub async fn run(config: TransformConfig, mut shutdown: Shutdown) -> Result<(), 
 }
 
 /// Up to `max` messages: waits for the first, then takes what arrives within `max_wait`.
-pub(crate) async fn next_batch(consumer: &StreamConsumer, max: usize, max_wait: Duration) -> Result<Vec<BorrowedMessage<'_>>, KafkaError> {
+pub(crate) async fn next_batch(
+    consumer: &StreamConsumer,
+    max: usize,
+    max_wait: Duration,
+) -> Result<Vec<BorrowedMessage<'_>>, KafkaError> {
     let first = consumer.recv().await?;
     let mut batch = vec![first];
     let deadline = tokio::time::Instant::now() + max_wait;
@@ -121,7 +143,10 @@ fn dead_letter(message: &BorrowedMessage<'_>, poison: &Poison, dlq_topic: &str) 
     let mut headers = OwnedHeaders::new();
     if let Some(original) = message.headers() {
         for header in original.iter() {
-            headers = headers.insert(Header { key: header.key, value: header.value });
+            headers = headers.insert(Header {
+                key: header.key,
+                value: header.value,
+            });
         }
     }
     let detail = poison.to_string();
@@ -129,12 +154,30 @@ fn dead_letter(message: &BorrowedMessage<'_>, poison: &Poison, dlq_topic: &str) 
     let offset = message.offset().to_string();
     let now = Utc::now().timestamp_millis().to_string();
     let headers = headers
-        .insert(Header { key: kafka::HEADER_DLQ_REASON, value: Some(poison.reason()) })
-        .insert(Header { key: kafka::HEADER_DLQ_DETAIL, value: Some(detail.as_str()) })
-        .insert(Header { key: kafka::HEADER_DLQ_TOPIC, value: Some(message.topic()) })
-        .insert(Header { key: kafka::HEADER_DLQ_PARTITION, value: Some(partition.as_str()) })
-        .insert(Header { key: kafka::HEADER_DLQ_OFFSET, value: Some(offset.as_str()) })
-        .insert(Header { key: kafka::HEADER_DLQ_AT_MS, value: Some(now.as_str()) });
+        .insert(Header {
+            key: kafka::HEADER_DLQ_REASON,
+            value: Some(poison.reason()),
+        })
+        .insert(Header {
+            key: kafka::HEADER_DLQ_DETAIL,
+            value: Some(detail.as_str()),
+        })
+        .insert(Header {
+            key: kafka::HEADER_DLQ_TOPIC,
+            value: Some(message.topic()),
+        })
+        .insert(Header {
+            key: kafka::HEADER_DLQ_PARTITION,
+            value: Some(partition.as_str()),
+        })
+        .insert(Header {
+            key: kafka::HEADER_DLQ_OFFSET,
+            value: Some(offset.as_str()),
+        })
+        .insert(Header {
+            key: kafka::HEADER_DLQ_AT_MS,
+            value: Some(now.as_str()),
+        });
     warn!(reason = poison.reason(), topic = message.topic(), partition = message.partition(), offset = message.offset(), %detail, "dead letter");
     Outgoing {
         topic: dlq_topic.to_owned(),
@@ -145,7 +188,11 @@ fn dead_letter(message: &BorrowedMessage<'_>, poison: &Poison, dlq_topic: &str) 
 }
 
 /// Produces until Kafka acknowledges; `false` only if shutdown came first.
-async fn send_until_acked(producer: &FutureProducer, message: &Outgoing, mut shutdown: Shutdown) -> bool {
+async fn send_until_acked(
+    producer: &FutureProducer,
+    message: &Outgoing,
+    mut shutdown: Shutdown,
+) -> bool {
     let mut backoff = Duration::from_millis(100);
     loop {
         let record = FutureRecord::to(&message.topic)

@@ -1,0 +1,145 @@
+# shellcheck shell=bash disable=SC2034 # variables are used by the scripts that source this
+# Shared helpers for the deploy/local scripts. Sourced, never executed.
+# Everything the local services write lives under $LOCAL_DIR (<repo>/.local, git-ignored).
+
+DEPLOY_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$DEPLOY_DIR/../.." && pwd)"
+LOCAL_DIR="$REPO_ROOT/.local"
+RUN_DIR="$LOCAL_DIR/run"
+LOG_DIR="$LOCAL_DIR/log"
+
+KAFKA_DIR="$LOCAL_DIR/kafka"
+KAFKA_LIBS="$KAFKA_DIR/libs"
+KAFKA_DATA="$KAFKA_DIR/data"
+KAFKA_CONF="$KAFKA_DIR/server.properties"
+KAFKA_LOG4J="$KAFKA_DIR/log4j2.properties"
+KAFKA_PID="$RUN_DIR/kafka.pid"
+KAFKA_STDOUT="$LOG_DIR/kafka/stdout.log"
+KAFKA_PORTS=(9092 9093) # client listener, KRaft controller listener
+
+CH_DIR="$LOCAL_DIR/clickhouse"
+CH_DATA="$CH_DIR/data"
+CH_CONF="$CH_DIR/config.xml"
+CH_PID="$RUN_DIR/clickhouse.pid"
+CH_STDOUT="$LOG_DIR/clickhouse/stdout.log"
+CH_PORTS=(8123 9000) # HTTP, native
+
+EGOV_PID="$RUN_DIR/egov.pid"
+# cargo puts binaries under $CARGO_TARGET_DIR when set (relative = to the repo root, where we build).
+EGOV_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+[[ $EGOV_TARGET_DIR == /* ]] || EGOV_TARGET_DIR="$REPO_ROOT/$EGOV_TARGET_DIR"
+EGOV_BIN="$EGOV_TARGET_DIR/release/egov"
+# How a demo instance shows up in /proc/<pid>/cmdline, whatever the target dir.
+EGOV_MARKER="release/egov run"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+warn() { printf '[%s] WARNING: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+  printf '[%s] ERROR: %s\n' "$(date +%H:%M:%S)" "$*" >&2
+  exit 1
+}
+section() { printf '\n========== %s ==========\n' "$*"; }
+
+# Run as root directly, otherwise through sudo (apt needs root).
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    die "need root (or sudo) to run: $*"
+  fi
+}
+
+# Pid stored in $1, if that process is alive AND its command line contains $2.
+# The marker check stops a recycled pid (stale file after reboot) from being taken for ours.
+live_pid() {
+  local pidfile=$1 marker=$2 pid
+  [[ -s $pidfile ]] || return 1
+  pid=$(<"$pidfile")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [[ -r /proc/$pid/cmdline ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$marker" || return 1
+  printf '%s\n' "$pid"
+}
+
+# True if something accepts TCP connections on 127.0.0.1:$1 (bash /dev/tcp: no extra tools needed).
+port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Describe who holds a port, best effort (ss may be missing on minimal images).
+port_owner() {
+  if command -v ss >/dev/null 2>&1; then
+    ss -ltnpH "sport = :$1" 2>/dev/null || true
+  fi
+}
+
+# Start "$@" detached (own session, so Ctrl-C or the end of the calling shell
+# does not take it down) with stdout/stderr appended to $2; its pid goes to $1.
+# The pid is written by the process itself right before exec, so it is the
+# real server pid whether or not setsid had to fork.
+# Every inherited fd above 2 is closed first: a long-lived server holding, say, the
+# write end of a CI runner's pipe keeps that runner waiting for EOF forever.
+spawn() {
+  local pidfile=$1 logfile=$2
+  shift 2
+  rm -f "$pidfile"
+  # shellcheck disable=SC2016 # $$, $0 and $@ are meant for the inner shell
+  setsid bash -c '
+    for fd in /proc/$$/fd/*; do
+      fd=${fd##*/}
+      ((fd > 2)) && eval "exec $fd>&-"
+    done
+    echo $$ >"$0"
+    exec "$@"' "$pidfile" "$@" </dev/null >>"$logfile" 2>&1 &
+  local i
+  for ((i = 0; i < 50; i++)); do
+    [[ -s $pidfile ]] && return 0
+    sleep 0.1
+  done
+  die "could not start: $*"
+}
+
+# SIGTERM the process in $1 (if it is ours, per marker $2), wait up to $4 s (default 30),
+# then SIGKILL. $3 is a name for messages. Always removes the pid file.
+stop_pid() {
+  local pidfile=$1 marker=$2 name=$3 grace=${4:-30} pid i
+  if ! pid=$(live_pid "$pidfile" "$marker"); then
+    log "$name: not running"
+    rm -f "$pidfile"
+    return 0
+  fi
+  log "$name: stopping pid $pid (SIGTERM, up to ${grace}s)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < grace * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    warn "$name: still alive after ${grace}s, sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.5
+  fi
+  rm -f "$pidfile"
+  log "$name: stopped"
+}
+
+# Put cargo on PATH for non-login shells (CI, cron, scripts).
+ensure_cargo() {
+  if ! command -v cargo >/dev/null 2>&1 && [[ -f $HOME/.cargo/env ]]; then
+    # shellcheck disable=SC1091
+    source "$HOME/.cargo/env"
+  fi
+  command -v cargo >/dev/null 2>&1
+}
+
+# Connection settings for egov (tests and demo); caller-provided values win.
+export_egov_env() {
+  export EGOV__KAFKA__BROKERS="${EGOV__KAFKA__BROKERS:-127.0.0.1:9092}"
+  export EGOV__CLICKHOUSE__URL="${EGOV__CLICKHOUSE__URL:-http://127.0.0.1:8123}"
+}
+
+ch_http() { # $1 = SQL; prints the result, fails on HTTP error
+  curl -sf --max-time 5 --data-binary "$1" 'http://127.0.0.1:8123/'
+}

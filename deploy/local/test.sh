@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Full local check, also what CI runs (.ci/run): start the local services (up.sh), then
+# cargo test, rustfmt check and clippy over the whole workspace. Every step runs even if an
+# earlier one failed (except tests when the services could not start), so one run reports
+# all problems; the exit code is non-zero if any step failed. Services are left running.
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+failed=()
+
+# step NAME CMD...: run with a header and timing, remember failures instead of exiting.
+step() {
+  local name=$1 t0=$SECONDS rc=0
+  shift
+  section "$name"
+  printf '+ %s\n' "$*"
+  "$@" || rc=$?
+  if ((rc == 0)); then
+    log "$name: ok ($((SECONDS - t0))s)"
+  else
+    log "$name: FAILED (exit $rc, $((SECONDS - t0))s)"
+    failed+=("$name")
+  fi
+  return "$rc"
+}
+
+cd "$REPO_ROOT"
+ensure_cargo || die "cargo not found on PATH nor via ~/.cargo/env; install Rust (rustup) first"
+export_egov_env
+log "$(cargo --version), $(rustc --version)"
+log "EGOV__KAFKA__BROKERS=$EGOV__KAFKA__BROKERS EGOV__CLICKHOUSE__URL=$EGOV__CLICKHOUSE__URL"
+
+locked=()
+# --locked in CI keeps the build on the committed lockfile; without one there is nothing to lock to.
+[[ -f Cargo.lock ]] && locked=(--locked)
+
+if step "local services (up.sh)" "$DEPLOY_DIR/up.sh"; then
+  step "cargo test" cargo test --workspace "${locked[@]}" || true
+else
+  log "skipping cargo test: the services it needs are not up"
+  failed+=("cargo test (skipped)")
+fi
+step "cargo fmt --check" cargo fmt --all -- --check || true
+step "cargo clippy" cargo clippy --workspace --all-targets "${locked[@]}" -- -D warnings || true
+
+section "summary"
+if ((${#failed[@]})); then
+  log "FAILED: $(printf '[%s] ' "${failed[@]}")"
+  exit 1
+fi
+log "all steps passed"

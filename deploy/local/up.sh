@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Start the local services the pipeline needs, installing whatever is missing first:
+#   Kafka 4.x, single-node KRaft    127.0.0.1:9092 (controller 127.0.0.1:9093)
+#   ClickHouse (Debian 18.16)       HTTP 127.0.0.1:8123, native 127.0.0.1:9000
+# Idempotent: services already running are left alone, dead ones (stale pid file) are restarted.
+# State, logs and pid files live in <repo>/.local/ (git-ignored). Stop with down.sh.
+# Env: EGOV_LOCAL_WAIT_SECS (default 90) bounds the wait for both services to answer.
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+WAIT_SECS=${EGOV_LOCAL_WAIT_SECS:-90}
+
+# Build deps of rdkafka's bundled librdkafka (cmake-build) + the services + tools the scripts use.
+APT_PACKAGES=(
+  cmake libcurl4-openssl-dev libsasl2-dev libssl-dev zlib1g-dev libzstd-dev pkg-config
+  clickhouse-server clickhouse-client kcat curl python3
+)
+
+ensure_packages() {
+  local missing=() p
+  for p in "${APT_PACKAGES[@]}"; do
+    # shellcheck disable=SC2016 # ${Status} is a dpkg-query format field
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  # Java and Maven only need to be callable; they may come from outside apt.
+  command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null 2>&1 || missing+=(maven)
+  ((${#missing[@]} == 0)) && return 0
+  log "installing missing packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+}
+
+# Kafka jars come from Maven Central via deploy/local/pom.xml. The stamp records the pom's
+# hash and the jar count, and is written last, so an interrupted download is redone.
+ensure_kafka_libs() {
+  local pom="$DEPLOY_DIR/pom.xml" stamp="$KAFKA_LIBS/.stamp" want have count tmp pid
+  want=$(sha256sum "$pom" | cut -d' ' -f1)
+  if [[ -f $stamp ]] && read -r have count <"$stamp" && [[ $have == "$want" ]] &&
+    (($(find "$KAFKA_LIBS" -maxdepth 1 -name '*.jar' | wc -l) == count)); then
+    return 0
+  fi
+  if pid=$(live_pid "$KAFKA_PID" "kafka.Kafka $KAFKA_CONF"); then
+    # Swapping jars under a running JVM breaks it; pick the new ones up on the next start.
+    warn "kafka jars are out of date but Kafka (pid $pid) is running; run down.sh then up.sh to update"
+    return 0
+  fi
+  log "kafka: resolving jars from Maven Central (deploy/local/pom.xml)"
+  tmp="$KAFKA_DIR/libs.tmp"
+  rm -rf "$tmp"
+  # Output goes to a log and is shown only on failure (-q still prints colour codes).
+  if ! mvn -B -q -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
+    -DoutputDirectory="$tmp" -DincludeScope=runtime >"$LOG_DIR/mvn.log" 2>&1; then
+    tail -n 40 "$LOG_DIR/mvn.log" >&2
+    die "mvn could not resolve the Kafka jars (output above, full log $LOG_DIR/mvn.log)"
+  fi
+  compgen -G "$tmp/kafka_2.13-*.jar" >/dev/null || die "mvn finished but no kafka_2.13 jar in $tmp"
+  count=$(find "$tmp" -maxdepth 1 -name '*.jar' | wc -l)
+  echo "$want $count" >"$tmp/.stamp"
+  rm -rf "$KAFKA_LIBS"
+  mv "$tmp" "$KAFKA_LIBS"
+  log "kafka: $count jars in $KAFKA_LIBS"
+}
+
+# Copy a template, replacing the @...@ placeholders. Only rewrites when the content changed:
+# ClickHouse watches its config files and would reload on every touch.
+render() {
+  local src=$1 dest=$2 text
+  text=$(<"$src")
+  # Quoted replacements: bash 5.2 would otherwise expand '&' in a path.
+  text=${text//@KAFKA_DATA@/"$KAFKA_DATA"}
+  text=${text//@CH_DATA@/"$CH_DATA"}
+  text=${text//@LOG_DIR@/"$LOG_DIR"}
+  if [[ -f $dest ]] && [[ $(<"$dest") == "$text" ]]; then
+    return 0
+  fi
+  printf '%s\n' "$text" >"$dest.tmp"
+  mv "$dest.tmp" "$dest"
+}
+
+# Fail unless all of the given ports are free (only checked when our process is not running).
+require_free_ports() {
+  local name=$1 p hint=""
+  shift
+  # A fresh apt install of clickhouse-server starts the packaged service where init allows it.
+  [[ $name == clickhouse ]] && hint="
+If it is the Debian package's own service: systemctl disable --now clickhouse-server"
+  for p in "$@"; do
+    if port_open "$p"; then
+      die "$name: port 127.0.0.1:$p is already served by a process that is not ours (no live pid in $RUN_DIR).
+Stop it, or kill it by pid if it is a leftover of an earlier run. Listener: $(port_owner "$p")$hint"
+    fi
+  done
+}
+
+start_kafka() {
+  local pid cluster_id
+  if pid=$(live_pid "$KAFKA_PID" "kafka.Kafka $KAFKA_CONF"); then
+    log "kafka: already running (pid $pid)"
+    return 0
+  fi
+  rm -f "$KAFKA_PID"
+  require_free_ports kafka "${KAFKA_PORTS[@]}"
+  local java_opts=(-Xmx512m -Xms256m -XX:+UseG1GC -Djava.awt.headless=true
+    "-Dlog4j2.configurationFile=$KAFKA_LOG4J")
+  if [[ ! -f $KAFKA_DATA/meta.properties ]]; then
+    # Without meta.properties nothing in the dir is usable (e.g. an interrupted format).
+    rm -rf "$KAFKA_DATA"
+    mkdir -p "$KAFKA_DATA"
+    cluster_id=$(java "${java_opts[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool random-uuid)
+    log "kafka: formatting $KAFKA_DATA (cluster id $cluster_id)"
+    java "${java_opts[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format \
+      -t "$cluster_id" -c "$KAFKA_CONF" --standalone >>"$KAFKA_STDOUT" 2>&1 ||
+      {
+        tail -n 20 "$KAFKA_STDOUT" >&2
+        die "kafka: storage format failed"
+      }
+  fi
+  spawn "$KAFKA_PID" "$KAFKA_STDOUT" java "${java_opts[@]}" -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_CONF"
+  log "kafka: started (pid $(<"$KAFKA_PID"))"
+}
+
+start_clickhouse() {
+  local pid
+  if pid=$(live_pid "$CH_PID" "--config-file=$CH_CONF"); then
+    log "clickhouse: already running (pid $pid)"
+    return 0
+  fi
+  rm -f "$CH_PID"
+  require_free_ports clickhouse "${CH_PORTS[@]}"
+  spawn "$CH_PID" "$CH_STDOUT" clickhouse-server "--config-file=$CH_CONF"
+  log "clickhouse: started (pid $(<"$CH_PID"))"
+}
+
+# kcat blocks for its whole -m timeout while nothing listens; skip it until the port is open.
+kafka_ready() { port_open 9092 && kcat -b 127.0.0.1:9092 -L -m 5 >/dev/null 2>&1; }
+clickhouse_ready() { [[ $(ch_http 'SELECT 1' 2>/dev/null) == 1 ]]; }
+
+show_logs() { # name, log files...
+  local name=$1 f
+  shift
+  for f in "$@"; do
+    [[ -s $f ]] || continue
+    printf -- '--- %s: last lines of %s ---\n' "$name" "$f" >&2
+    tail -n 30 "$f" >&2
+  done
+}
+
+wait_ready() {
+  local start=$SECONDS kafka_ok=0 ch_ok=0
+  local kafka_logs=("$LOG_DIR/kafka/server.log" "$KAFKA_STDOUT")
+  local ch_logs=("$LOG_DIR/clickhouse/clickhouse-server.err.log" "$CH_STDOUT")
+  while :; do
+    if ((!ch_ok)); then
+      if clickhouse_ready; then
+        ch_ok=1
+        log "clickhouse: answering on 127.0.0.1:8123 / :9000 ($((SECONDS - start))s)"
+      elif ! live_pid "$CH_PID" "--config-file=$CH_CONF" >/dev/null; then
+        show_logs clickhouse "${ch_logs[@]}"
+        die "clickhouse: process exited during startup (logs above)"
+      fi
+    fi
+    if ((!kafka_ok)); then
+      if kafka_ready; then
+        kafka_ok=1
+        log "kafka: answering on 127.0.0.1:9092 ($((SECONDS - start))s)"
+      elif ! live_pid "$KAFKA_PID" "kafka.Kafka $KAFKA_CONF" >/dev/null; then
+        show_logs kafka "${kafka_logs[@]}"
+        die "kafka: process exited during startup (logs above)"
+      fi
+    fi
+    ((kafka_ok && ch_ok)) && return 0
+    if ((SECONDS - start >= WAIT_SECS)); then
+      ((kafka_ok)) || show_logs kafka "${kafka_logs[@]}"
+      ((ch_ok)) || show_logs clickhouse "${ch_logs[@]}"
+      die "services not answering after ${WAIT_SECS}s:$( ((kafka_ok)) || echo -n ' kafka')$( ((ch_ok)) || echo -n ' clickhouse')"
+    fi
+    sleep 1
+  done
+}
+
+main() {
+  local t0=$SECONDS
+  # Paths end up in XML and in Kafka's comma-separated log.dirs.
+  [[ $REPO_ROOT != *[\&\<\>,]* ]] || die "repo path must not contain & < > or ,: $REPO_ROOT"
+  mkdir -p "$RUN_DIR" "$LOG_DIR/kafka" "$LOG_DIR/clickhouse" "$KAFKA_DIR" "$CH_DATA"
+
+  # One up.sh/down.sh at a time. The services never inherit fd 9 (see spawn).
+  exec 9>"$RUN_DIR/lock"
+  flock -w 600 9 || die "another up.sh/down.sh holds $RUN_DIR/lock"
+
+  ensure_packages
+  ensure_cargo || warn "cargo not found (not even via ~/.cargo/env); test.sh and demo.sh need Rust"
+  ensure_kafka_libs
+
+  render "$DEPLOY_DIR/kafka/server.properties.in" "$KAFKA_CONF"
+  render "$DEPLOY_DIR/kafka/log4j2.properties.in" "$KAFKA_LOG4J"
+  render "$DEPLOY_DIR/clickhouse/config.xml.in" "$CH_CONF"
+  render "$DEPLOY_DIR/clickhouse/users.xml.in" "$CH_DIR/users.xml"
+
+  # Run from .local so stray files (JVM crash dumps and the like) land there.
+  cd "$LOCAL_DIR"
+  start_kafka
+  start_clickhouse
+  wait_ready
+
+  log "up in $((SECONDS - t0))s: kafka 127.0.0.1:9092 (pid $(<"$KAFKA_PID")), clickhouse http://127.0.0.1:8123 + 127.0.0.1:9000 (pid $(<"$CH_PID"))"
+  log "logs: $LOG_DIR   stop: deploy/local/down.sh"
+}
+
+main "$@"

@@ -39,9 +39,36 @@ enum Command {
     Load,
     /// Creates or upgrades the ClickHouse schema and loads the unit catalogue.
     Migrate,
+    /// Prints the figures of contract section 5 for a period, from ClickHouse.
+    Report(ReportArgs),
     /// Generates events and pushes them through the HTTP API.
     #[command(subcommand)]
     Scenario(scenario::ScenarioCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct ReportArgs {
+    /// First local date of the period (YYYY-MM-DD), included.
+    #[arg(long)]
+    from: chrono::NaiveDate,
+    /// Last local date of the period (YYYY-MM-DD), included.
+    #[arg(long)]
+    to: chrono::NaiveDate,
+    /// Only this unit and the units under it (a code of the unit catalogue).
+    #[arg(long)]
+    unit: Option<String>,
+    /// Figures per unit instead of per level.
+    #[arg(long)]
+    by_unit: bool,
+    /// `json` for contract section 7's JSON; tables otherwise.
+    #[arg(long, value_enum, default_value = "table")]
+    format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    Table,
+    Json,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -82,6 +109,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => migrate(&settings).await,
+        Command::Report(args) => report(&settings, args).await,
         Command::Scenario(command) => scenario::run(command).await,
     }
 }
@@ -89,6 +117,29 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let catalogue = Catalogue::load(settings.catalogue.path.as_deref())?;
     egov_load::migrate::migrate(&settings.clickhouse, &catalogue).await?;
+    Ok(())
+}
+
+async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
+    let request = egov_analytics::ReportRequest {
+        from: args.from,
+        to: args.to,
+        unit: args.unit,
+    };
+    let text = if args.by_unit {
+        let units = egov_analytics::report_by_unit(&settings.clickhouse, &request).await?;
+        match args.format {
+            ReportFormat::Json => serde_json::to_string_pretty(&units)?,
+            ReportFormat::Table => egov_analytics::render::unit_tables(&units),
+        }
+    } else {
+        let report = egov_analytics::report(&settings.clickhouse, &request).await?;
+        match args.format {
+            ReportFormat::Json => serde_json::to_string_pretty(&report)?,
+            ReportFormat::Table => egov_analytics::render::report_tables(&report),
+        }
+    };
+    println!("{text}");
     Ok(())
 }
 

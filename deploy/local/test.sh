@@ -42,6 +42,13 @@ else
   log "skipping cargo test: the services it needs are not up"
   failed+=("cargo test (skipped)")
 fi
+# The same SQL on the local ClickHouse 18.16 and on a current release (chDB, in-process).
+ensure_chdb() {
+  python3 -c 'import chdb' 2>/dev/null || python3 -m pip install --quiet chdb-core
+}
+if step "chDB for the SQL check" ensure_chdb; then
+  step "SQL on ClickHouse 18.16 and current (tests/sql/check_sql.py)" python3 tests/sql/check_sql.py || true
+fi
 step "cargo fmt --check" cargo fmt --all -- --check || true
 step "cargo clippy" cargo clippy --workspace --all-targets "${locked[@]}" -- -D warnings || true
 

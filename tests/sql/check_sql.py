@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Runs every ClickHouse statement of the project on both ClickHouse versions it
+must support, and checks they agree:
+
+- a current release in-process (chDB, `pip install chdb-core`), as production runs;
+- the local ClickHouse 18.16 over HTTP (EGOV__CLICKHOUSE__URL), as development runs.
+
+The migrations (schemas/clickhouse/*.sql) create the tables in a scratch
+database on each; the same fixture rows go into both; every report query
+(schemas/clickhouse/queries/*.sql) is rendered the way egov-analytics renders it,
+for several periods, groupings and unit filters, and must return the expected
+figures, identically on both. Prints 'N passed, N failed' at the end.
+"""
+import os
+import sys
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS = sorted((ROOT / "schemas" / "clickhouse").glob("*.sql"))
+QUERIES = sorted((ROOT / "schemas" / "clickhouse" / "queries").glob("*.sql"))
+CH_URL = os.environ.get("EGOV__CLICKHOUSE__URL", "http://127.0.0.1:8123")
+
+
+def statements(sql, database):
+    code = "\n".join(l for l in sql.splitlines() if not l.lstrip().startswith("--"))
+    code = code.replace("{database}", f"`{database}`")
+    return [s.strip() for s in code.split(";") if s.strip()]
+
+
+def render(template, database, frm, to, group, units):
+    unit_filter = "1" if units is None else "unit_code IN (%s)" % ", ".join(f"'{u}'" for u in sorted(units))
+    return (template.replace("{database}", f"`{database}`").replace("{from}", frm).replace("{to}", to)
+            .replace("{group}", group).replace("{unit_filter}", unit_filter))
+
+
+class Modern:
+    name = "chDB (current ClickHouse)"
+
+    def __init__(self):
+        import chdb.session
+        self.session = chdb.session.Session()
+
+    def run(self, sql):
+        return str(self.session.query(sql, "TSV"))
+
+    def version(self):
+        return self.run("SELECT version()").strip()
+
+
+class Old:
+    name = "ClickHouse over HTTP"
+
+    def run(self, sql):
+        request = urllib.request.Request(CH_URL + "/", data=sql.encode(), method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.read().decode()
+        except urllib.error.HTTPError as error:
+            raise RuntimeError(error.read().decode()) from error
+
+    def version(self):
+        return self.run("SELECT version()").strip()
+
+
+# Fixture events: (system, event_id, event_type, occurred_at UTC, local_date, unit, level, entity, channel, signed, due_date)
+ROWS = [
+    ("documents", "d1", "document.received", "2021-03-01 01:00:00", "2021-03-01", "08707", "commune", "VB-1", "paper", 0, None),
+    ("documents", "d1", "document.received", "2021-03-01 01:00:00", "2021-03-01", "08707", "commune", "VB-1", "paper", 0, None),
+    ("documents", "d2", "document.received", "2021-03-02 01:00:00", "2021-03-02", "08707", "commune", "VB-1", "paper", 0, None),
+    ("documents", "d3", "document.issued", "2021-03-03 01:00:00", "2021-03-03", "243", "district", "VB-2", "", 1, None),
+    ("documents", "d4", "document.issued", "2021-03-04 01:00:00", "2021-03-04", "243", "district", "VB-3", "", 0, None),
+    ("documents", "d5", "document.issued", "2022-01-04 01:00:00", "2022-01-04", "243", "district", "VB-4", "", 1, None),
+    # carried over from 2020, resolved on time in 2021
+    ("onestop", "o1", "dossier.received", "2020-12-20 01:00:00", "2020-12-20", "244", "district", "H1", "online", 0, "2021-01-05"),
+    ("onestop", "o2", "dossier.resolved", "2021-01-05 01:00:00", "2021-01-05", "244", "district", "H1", "", 0, None),
+    # closed before the period: not carried over
+    ("onestop", "o3", "dossier.received", "2020-12-01 01:00:00", "2020-12-01", "244", "district", "H2", "direct", 0, "2020-12-10"),
+    ("onestop", "o4", "dossier.resolved", "2020-12-09 01:00:00", "2020-12-09", "244", "district", "H2", "", 0, None),
+    # received in the period; supplement moves the due date; resolved late against the old, on time against the new
+    ("onestop", "o5", "dossier.received", "2021-02-01 01:00:00", "2021-02-01", "08734", "commune", "H3", "online", 0, "2021-02-10"),
+    ("onestop", "o6", "dossier.supplement_requested", "2021-02-03 01:00:00", "2021-02-03", "08734", "commune", "H3", "", 0, None),
+    ("onestop", "o7", "dossier.supplement_received", "2021-02-05 01:00:00", "2021-02-05", "08734", "commune", "H3", "", 0, "2021-02-20"),
+    ("onestop", "o8", "dossier.resolved", "2021-02-20 01:00:00", "2021-02-20", "08734", "commune", "H3", "", 0, None),
+    # paused at the end: pending in time although past due
+    ("onestop", "o9", "dossier.received", "2021-03-01 01:00:00", "2021-03-01", "08734", "commune", "H4", "direct", 0, "2021-03-05"),
+    ("onestop", "o10", "dossier.supplement_requested", "2021-03-02 01:00:00", "2021-03-02", "08734", "commune", "H4", "", 0, None),
+    # overdue
+    ("onestop", "o11", "dossier.received", "2021-03-01 01:00:00", "2021-03-01", "000.00.02.H62", "province", "H5", "postal", 0, "2021-03-05"),
+    # refused: received counts, nothing else
+    ("onestop", "o12", "dossier.received", "2021-03-01 01:00:00", "2021-03-01", "000.00.02.H62", "province", "H6", "online", 0, "2021-03-05"),
+    ("onestop", "o13", "dossier.refused", "2021-03-02 01:00:00", "2021-03-02", "000.00.02.H62", "province", "H6", "", 0, None),
+    # resolved early, event resent
+    ("onestop", "o14", "dossier.received", "2021-03-01 01:00:00", "2021-03-01", "000.00.02.H62", "province", "H7", "direct", 0, "2021-03-05"),
+    ("onestop", "o15", "dossier.resolved", "2021-03-03 01:00:00", "2021-03-03", "000.00.02.H62", "province", "H7", "", 0, None),
+    ("onestop", "o15", "dossier.resolved", "2021-03-03 01:00:00", "2021-03-03", "000.00.02.H62", "province", "H7", "", 0, None),
+    # resolved after the period ends: pending
+    ("onestop", "o16", "dossier.received", "2021-03-10 01:00:00", "2021-03-10", "000.00.02.H62", "province", "H8", "direct", 0, "2021-04-20"),
+    ("onestop", "o17", "dossier.resolved", "2021-04-01 01:00:00", "2021-04-01", "000.00.02.H62", "province", "H8", "", 0, None),
+]
+
+COLUMNS = ("system, event_id, event_type, occurred_at, occurred_ms, local_date, unit_code, level, district_code, "
+           "entity_id, channel, procedure_code, signed, due_ms, due_date, payload, ingested_ms")
+
+
+def insert_sql(database):
+    values = []
+    for i, (system, eid, etype, occurred, local, unit, level, entity, channel, signed, due) in enumerate(ROWS):
+        due_sql = "NULL" if due is None else f"'{due}'"
+        # occurred_ms only orders events here; the row index keeps the fixture's order.
+        values.append(f"('{system}', '{eid}', '{etype}', '{occurred}', {1_600_000_000_000 + i * 1000}, '{local}', '{unit}', "
+                      f"'{level}', '', '{entity}', '{channel}', '', {signed}, NULL, {due_sql}, '{{}}', {i})")
+    return f"INSERT INTO `{database}`.events ({COLUMNS}) VALUES " + ", ".join(values)
+
+
+# (query, from, to, group, units) -> expected TSV
+CASES = [
+    ("documents", "2021-01-01", "2021-12-31", "level", None, "commune\t1\t0\t0\ndistrict\t0\t2\t1\n"),
+    ("documents", "2021-03-02", "2021-03-03", "unit_code", None, "08707\t1\t0\t0\n243\t0\t1\t1\n"),
+    ("documents", "2021-01-01", "2021-12-31", "level", {"243"}, "district\t0\t2\t1\n"),
+    # grp, received, carried_over, early, on_time, late, pending_in_time, pending_overdue, online
+    ("dossiers", "2021-01-01", "2021-03-20", "level",  None,
+     "commune\t2\t0\t0\t1\t0\t1\t0\t1\ndistrict\t0\t1\t0\t1\t0\t0\t0\t0\nprovince\t4\t0\t1\t0\t0\t1\t1\t1\n"),
+    ("dossiers", "2021-01-01", "2021-12-31", "unit_code", {"000.00.02.H62"},
+     "000.00.02.H62\t4\t0\t2\t0\t0\t0\t1\t1\n"),
+    ("dossiers", "2021-02-01", "2021-02-15", "level", None, "commune\t1\t0\t0\t0\t0\t1\t0\t1\ndistrict\t0\t0\t0\t0\t0\t0\t0\t0\n"),
+]
+
+
+def main():
+    database = "egov_sqlcheck_" + uuid.uuid4().hex[:12]
+    engines = []
+    try:
+        engines.append(Modern())
+    except ImportError:
+        print("chdb is not installed: pip install chdb-core", file=sys.stderr)
+        return 2
+    engines.append(Old())
+    passed = failed = 0
+    for engine in engines:
+        print(f"{engine.name}: {engine.version()}")
+        engine.run(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+    try:
+        for engine in engines:
+            for path in MIGRATIONS:
+                for statement in statements(path.read_text(), database):
+                    engine.run(statement)
+            engine.run(insert_sql(database))
+        templates = {path.stem: path.read_text() for path in QUERIES}
+        for name, frm, to, group, units, expected in CASES:
+            results = []
+            for engine in engines:
+                try:
+                    results.append(engine.run(render(templates[name], database, frm, to, group, units)))
+                except Exception as error:  # noqa: BLE001 - reported as a failure
+                    results.append(f"ERROR: {error}")
+            ok = all(result == expected for result in results)
+            label = f"{name} {frm}..{to} by {group} units={sorted(units) if units else 'all'}"
+            if ok:
+                passed += 1
+                print(f"ok      {label}")
+            else:
+                failed += 1
+                print(f"FAILED  {label}\n  expected {expected!r}")
+                for engine, result in zip(engines, results):
+                    print(f"  {engine.name}: {result!r}")
+    finally:
+        for engine in engines:
+            engine.run(f"DROP DATABASE IF EXISTS `{database}`")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

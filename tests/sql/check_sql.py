@@ -99,6 +99,9 @@ ROWS = [
     # resolved after the period ends: pending
     ("onestop", "o16", "dossier.received", "2021-03-10 01:00:00", "2021-03-10", "000.00.02.H62", "province", "H8", "direct", 0, "2021-04-20"),
     ("onestop", "o17", "dossier.resolved", "2021-04-01 01:00:00", "2021-04-01", "000.00.02.H62", "province", "H8", "", 0, None),
+    # late over New Year 2022: 2021-12-31, (Sat 1 Jan, Sun 2 Jan, Mon 3 Jan in lieu), 4 and 5 Jan: 3 working days
+    ("onestop", "o18", "dossier.received", "2021-12-28 01:00:00", "2021-12-28", "08737", "commune", "H9", "direct", 0, "2021-12-30"),
+    ("onestop", "o19", "dossier.resolved", "2022-01-05 01:00:00", "2022-01-05", "08737", "commune", "H9", "", 0, None),
 ]
 
 COLUMNS = ("system, event_id, event_type, occurred_at, occurred_ms, local_date, unit_code, level, district_code, "
@@ -115,6 +118,14 @@ def insert_sql(database):
     return f"INSERT INTO `{database}`.events ({COLUMNS}) VALUES " + ", ".join(values)
 
 
+def holidays_sql(database):
+    """The holidays as `egov migrate` loads them."""
+    import csv
+    with open(ROOT / "seeds" / "holidays.csv", newline="", encoding="utf-8") as f:
+        dates = [row["date"] for row in csv.DictReader(f)]
+    return f"INSERT INTO `{database}`.holidays (date, name) VALUES " + ", ".join(f"('{d}', '')" for d in dates)
+
+
 # (query, from, to, group, units) -> expected TSV
 CASES = [
     ("documents", "2021-01-01", "2021-12-31", "level", None, "commune\t1\t0\t0\ndistrict\t0\t2\t1\n"),
@@ -125,6 +136,10 @@ CASES = [
      "commune\t2\t0\t0\t1\t0\t1\t0\t1\ndistrict\t0\t1\t0\t1\t0\t0\t0\t0\nprovince\t4\t0\t1\t0\t0\t1\t1\t1\n"),
     ("dossiers", "2021-01-01", "2021-12-31", "unit_code", {"000.00.02.H62"},
      "000.00.02.H62\t4\t0\t2\t0\t0\t0\t1\t1\n"),
+    ("raw", "SELECT dossier_id, status, working_days_late FROM {database}.dossier_state "
+            "WHERE resolved OR refused ORDER BY dossier_id", None, None, None,
+     "H1\tresolved_on_time\t0\nH2\tresolved_early\t0\nH3\tresolved_on_time\t0\nH6\trefused\t0\n"
+     "H7\tresolved_early\t0\nH8\tresolved_early\t0\nH9\tresolved_late\t3\n"),
     ("dossiers", "2021-02-01", "2021-02-15", "level", None, "commune\t1\t0\t0\t0\t0\t1\t0\t1\ndistrict\t0\t0\t0\t0\t0\t0\t0\t0\n"),
 ]
 
@@ -148,16 +163,21 @@ def main():
                 for statement in statements(path.read_text(), database):
                     engine.run(statement)
             engine.run(insert_sql(database))
+            engine.run(holidays_sql(database))
         templates = {path.stem: path.read_text() for path in QUERIES}
+        templates["raw"] = None
         for name, frm, to, group, units, expected in CASES:
             results = []
             for engine in engines:
                 try:
-                    results.append(engine.run(render(templates[name], database, frm, to, group, units)))
+                    sql = (frm.replace("{database}", f"`{database}`") if name == "raw"
+                           else render(templates[name], database, frm, to, group, units))
+                    results.append(engine.run(sql))
                 except Exception as error:  # noqa: BLE001 - reported as a failure
                     results.append(f"ERROR: {error}")
             ok = all(result == expected for result in results)
-            label = f"{name} {frm}..{to} by {group} units={sorted(units) if units else 'all'}"
+            label = (f"view: {frm[:60]}…" if name == "raw"
+                     else f"{name} {frm}..{to} by {group} units={sorted(units) if units else 'all'}")
             if ok:
                 passed += 1
                 print(f"ok      {label}")

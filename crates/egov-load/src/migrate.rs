@@ -10,16 +10,15 @@ use serde::Serialize;
 use tracing::info;
 
 /// The migrations in order; each statement is idempotent on its own.
-pub const MIGRATIONS: [(&str, &str); 2] = [
-    (
-        "001_events",
-        include_str!("../../../schemas/clickhouse/001_events.sql"),
-    ),
-    (
-        "002_units",
-        include_str!("../../../schemas/clickhouse/002_units.sql"),
-    ),
+pub const MIGRATIONS: [(&str, &str); 4] = [
+    ("001_events", include_str!("../../../schemas/clickhouse/001_events.sql")),
+    ("002_units", include_str!("../../../schemas/clickhouse/002_units.sql")),
+    ("003_holidays", include_str!("../../../schemas/clickhouse/003_holidays.sql")),
+    ("004_dossier_state", include_str!("../../../schemas/clickhouse/004_dossier_state.sql")),
 ];
+
+/// The public holidays shipped with the project.
+pub const HOLIDAYS_CSV: &str = include_str!("../../../seeds/holidays.csv");
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
@@ -30,6 +29,14 @@ pub enum MigrateError {
     },
     #[error("unit `{0}` has a date outside ClickHouse's Date range")]
     DateRange(String),
+    #[error("seeds/holidays.csv line {line}: {message}")]
+    Holidays { line: usize, message: String },
+}
+
+#[derive(Debug, Row, Serialize)]
+struct HolidayRow {
+    date: u16,
+    name: String,
 }
 
 #[derive(Debug, Row, Serialize)]
@@ -84,6 +91,7 @@ pub async fn migrate(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result
         }
     }
     load_units(config, catalogue).await?;
+    load_holidays(config).await?;
     info!(database = %config.database, migrations = MIGRATIONS.len(), units = catalogue.len(), "clickhouse schema up to date");
     Ok(())
 }
@@ -123,6 +131,35 @@ async fn load_units(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result<
     Ok(())
 }
 
+/// The rows of `seeds/holidays.csv` (columns date, name, source).
+fn holidays() -> Result<Vec<HolidayRow>, MigrateError> {
+    let mut reader = csv::Reader::from_reader(HOLIDAYS_CSV.as_bytes());
+    let mut rows = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        let line = index + 2;
+        let bad = |message: String| MigrateError::Holidays { line, message };
+        let record = record.map_err(|e| bad(e.to_string()))?;
+        let date = chrono::NaiveDate::parse_from_str(record.get(0).unwrap_or_default(), "%Y-%m-%d").map_err(|e| bad(e.to_string()))?;
+        rows.push(HolidayRow {
+            date: date_to_days(date).ok_or_else(|| bad("date out of range".into()))?,
+            name: record.get(1).unwrap_or_default().to_owned(),
+        });
+    }
+    Ok(rows)
+}
+
+async fn load_holidays(config: &ClickHouseConfig) -> Result<(), MigrateError> {
+    let err = |source| MigrateError::ClickHouse { migration: "holidays".into(), source };
+    let rows = holidays()?;
+    query_client(config).query("TRUNCATE TABLE holidays").execute().await.map_err(err)?;
+    let mut insert = crate::ch::insert_client(config).insert::<HolidayRow>("holidays").await.map_err(err)?;
+    for row in &rows {
+        insert.write(row).await.map_err(err)?;
+    }
+    insert.end().await.map_err(err)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,7 +170,7 @@ mod tests {
             .iter()
             .flat_map(|(_, sql)| statements(sql, "egov_t"))
             .collect();
-        assert_eq!(all.len(), 2);
+        assert_eq!(all.len(), MIGRATIONS.len());
         assert!(all[0].contains("CREATE TABLE IF NOT EXISTS `egov_t`.events"));
         assert!(all
             .iter()

@@ -186,6 +186,23 @@ def main():
                 print(f"FAILED  {label}\n  expected {expected!r}")
                 for engine, result in zip(engines, results):
                     print(f"  {engine.name}: {result!r}")
+        # Every query of docs/analytics.md runs on both and gives the same answer.
+        import re
+        doc = (ROOT / "docs" / "analytics.md").read_text(encoding="utf-8")
+        for number, query in enumerate(re.findall(r"```sql\n(.*?)```", doc, re.S), start=1):
+            sql = re.sub(r"\bFROM (dossier_state|events|units)\b", rf"FROM `{database}`.\1", query)
+            results = []
+            for engine in engines:
+                try:
+                    results.append(engine.run(sql))
+                except Exception as error:  # noqa: BLE001 - reported as a failure
+                    results.append(f"ERROR: {error}")
+            if not any(r.startswith("ERROR") for r in results) and len(set(results)) == 1 and results[0]:
+                passed += 1
+                print(f"ok      docs/analytics.md query {number}")
+            else:
+                failed += 1
+                print(f"FAILED  docs/analytics.md query {number}: {results!r}")
     finally:
         for engine in engines:
             engine.run(f"DROP DATABASE IF EXISTS `{database}`")

@@ -41,6 +41,12 @@ enum Command {
     Migrate,
     /// Prints the figures of contract section 5 for a period, from ClickHouse.
     Report(ReportArgs),
+    /// The dead-letter topic: list what is there, or replay it to the raw topic.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Events accepted at ingest against rows in ClickHouse, per system and day;
+    /// exits non-zero when any are missing.
+    Reconcile(ReconcileArgs),
     /// Generates events and pushes them through the HTTP API.
     #[command(subcommand)]
     Scenario(scenario::ScenarioCommand),
@@ -63,6 +69,30 @@ struct ReportArgs {
     /// `json` for contract section 7's JSON; tables otherwise.
     #[arg(long, value_enum, default_value = "table")]
     format: ReportFormat,
+}
+
+#[derive(Debug, Subcommand)]
+enum DlqCommand {
+    /// Lists the dead letters with their reason and origin.
+    List {
+        #[arg(long, value_enum, default_value = "table")]
+        format: ReportFormat,
+    },
+    /// Sends every dead letter not replayed before back to the raw topic.
+    Replay,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReconcileArgs {
+    #[arg(long, value_enum, default_value = "table")]
+    format: ReportFormat,
+    /// Keep checking for up to this many seconds while events are missing
+    /// (the pipeline may still be draining).
+    #[arg(long, default_value_t = 0)]
+    wait_secs: u64,
+    /// Show every day, not only those that do not add up.
+    #[arg(long)]
+    all: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -110,6 +140,8 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Migrate => migrate(&settings).await,
         Command::Report(args) => report(&settings, args).await,
+        Command::Dlq(command) => dlq(&settings, command).await,
+        Command::Reconcile(args) => reconcile(&settings, args).await,
         Command::Scenario(command) => scenario::run(command).await,
     }
 }
@@ -140,6 +172,61 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
         }
     };
     println!("{text}");
+    Ok(())
+}
+
+async fn dlq(settings: &Settings, command: DlqCommand) -> anyhow::Result<()> {
+    match command {
+        DlqCommand::List { format } => {
+            let letters = egov_transform::dlq::list(&settings.kafka).await?;
+            match format {
+                ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&letters)?),
+                ReportFormat::Table => {
+                    println!("{} dead letters in {}", letters.len(), settings.kafka.dlq_topic);
+                    for l in &letters {
+                        let at = chrono::DateTime::from_timestamp_millis(l.dead_at_ms).map(|t| t.to_rfc3339()).unwrap_or_default();
+                        println!(
+                            "{}@{}  {}  {}  from {}  event {}  ({} bytes)\n    {}",
+                            l.partition, l.offset, at, l.reason, l.source, l.event_id.as_deref().unwrap_or("-"), l.bytes, l.detail
+                        );
+                    }
+                }
+            }
+        }
+        DlqCommand::Replay => {
+            let stats = egov_transform::dlq::replay(&settings.kafka).await?;
+            println!("replayed {} dead letters to {}", stats.replayed, settings.kafka.raw_topic);
+        }
+    }
+    Ok(())
+}
+
+async fn reconcile(settings: &Settings, args: ReconcileArgs) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.wait_secs);
+    let result = loop {
+        let result = egov_load::reconcile::reconcile(&settings.kafka, &settings.clickhouse).await?;
+        if result.missing() == 0 || std::time::Instant::now() >= deadline {
+            break result;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    };
+    match args.format {
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+        ReportFormat::Table => {
+            println!("{:<10} {:<10} {:>9} {:>9} {:>9} {:>9} {:>11}", "system", "date", "accepted", "loaded", "dead", "missing", "unaccounted");
+            for d in result.days.iter().filter(|d| args.all || d.missing + d.dead_lettered + d.unaccounted > 0) {
+                println!("{:<10} {:<10} {:>9} {:>9} {:>9} {:>9} {:>11}", d.system, d.date, d.accepted, d.loaded, d.dead_lettered, d.missing, d.unaccounted);
+            }
+            let total = |f: fn(&egov_load::reconcile::DayAccount) -> u64| result.days.iter().map(f).sum::<u64>();
+            println!(
+                "total: {} accepted, {} loaded, {} dead-lettered, {} missing, {} unaccounted; {} unreadable raw messages",
+                total(|d| d.accepted), total(|d| d.loaded), total(|d| d.dead_lettered), result.missing(), total(|d| d.unaccounted), result.unreadable_raw_messages
+            );
+        }
+    }
+    if result.missing() > 0 {
+        anyhow::bail!("{} accepted events are neither in ClickHouse nor in the dead-letter topic", result.missing());
+    }
     Ok(())
 }
 

@@ -65,6 +65,11 @@ pub fn durable_consumer(
         .set("auto.commit.interval.ms", "1000")
         .set("enable.auto.offset.store", "false")
         .set("session.timeout.ms", "10000")
+        // Load holds its batch while ClickHouse is down instead of polling;
+        // allow long outages before the group gives the partitions away.
+        .set("max.poll.interval.ms", "900000")
+        // Bounded prefetch: what waits in memory while a service is paused.
+        .set("queued.max.messages.kbytes", "32768")
         .create()?;
     consumer.subscribe(&[topic])?;
     Ok(consumer)
@@ -133,4 +138,50 @@ impl OffsetTracker {
         self.next.clear();
         Ok(())
     }
+}
+
+/// Reads every message a topic holds right now, from its low to its high
+/// watermark, and hands each to `visit`. It joins no consumer group and commits
+/// nothing, so it never disturbs the services. Returns how many it read.
+pub async fn scan_topic<F>(config: &KafkaConfig, topic: &str, mut visit: F) -> Result<u64, KafkaError>
+where
+    F: FnMut(&rdkafka::message::BorrowedMessage<'_>),
+{
+    let consumer: StreamConsumer = base(config)
+        .set("group.id", format!("egov-scan-{}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .create()?;
+    let timeout = Duration::from_secs(10);
+    let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+    let mut assignment = TopicPartitionList::new();
+    let mut remaining: HashMap<i32, i64> = HashMap::new();
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        let (low, high) = consumer.fetch_watermarks(topic, partition.id(), timeout)?;
+        if high > low {
+            assignment.add_partition_offset(topic, partition.id(), rdkafka::Offset::Offset(low))?;
+            remaining.insert(partition.id(), high);
+        }
+    }
+    if remaining.is_empty() {
+        return Ok(0);
+    }
+    consumer.assign(&assignment)?;
+    let mut read = 0u64;
+    while !remaining.is_empty() {
+        let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .map_err(|_| KafkaError::MessageConsumption(RDKafkaErrorCode::OperationTimedOut))??;
+        let partition = message.partition();
+        if let Some(high) = remaining.get(&partition).copied() {
+            if message.offset() < high {
+                visit(&message);
+                read += 1;
+            }
+            if message.offset() + 1 >= high {
+                remaining.remove(&partition);
+            }
+        }
+    }
+    Ok(read)
 }

@@ -6,6 +6,7 @@
 
 pub mod ch;
 pub mod migrate;
+pub mod reconcile;
 
 use ::clickhouse::Row;
 use egov_common::config::LoadConfig;

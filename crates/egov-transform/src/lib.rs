@@ -5,6 +5,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod curate;
+pub mod dlq;
 
 use chrono::{DateTime, Utc};
 use curate::{curate, Poison, RawMeta};

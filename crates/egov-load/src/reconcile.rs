@@ -1,0 +1,147 @@
+//! Loss accounting: per source system and local day, the events accepted at
+//! ingest (the raw topic is the ledger: ingest answers only after its acks=all
+//! write) against the rows present in ClickHouse, with dead letters accounted
+//! for. Anything else is missing.
+
+use crate::ch::query_client;
+use chrono::{DateTime, NaiveDate};
+use egov_common::config::{ClickHouseConfig, KafkaConfig};
+use egov_common::kafka;
+use egov_common::time::{days_to_date, local_date};
+use rdkafka::message::Message;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("clickhouse: {0}")]
+    ClickHouse(#[from] clickhouse::error::Error),
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct DayAccount {
+    pub system: String,
+    pub date: NaiveDate,
+    /// Distinct events in the raw topic.
+    pub accepted: u64,
+    /// Distinct events in ClickHouse.
+    pub loaded: u64,
+    /// Accepted, not loaded, but in the dead-letter topic.
+    pub dead_lettered: u64,
+    /// Accepted, neither loaded nor dead-lettered: lost, or not there yet.
+    pub missing: u64,
+    /// Loaded but not in the raw topic (e.g. past its retention).
+    pub unaccounted: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Reconciliation {
+    pub days: Vec<DayAccount>,
+    /// Raw messages that are not readable events (they are dead letters too).
+    pub unreadable_raw_messages: u64,
+}
+
+impl Reconciliation {
+    pub fn missing(&self) -> u64 {
+        self.days.iter().map(|d| d.missing).sum()
+    }
+}
+
+#[derive(Deserialize)]
+struct Identity {
+    event_id: String,
+    event_type: String,
+    occurred_at: String,
+}
+
+type Key = (String, NaiveDate);
+
+/// `(system, local day) -> event ids` of a topic's readable events.
+async fn topic_ids(config: &KafkaConfig, topic: &str) -> Result<(HashMap<Key, HashSet<String>>, u64), ReconcileError> {
+    let mut ids: HashMap<Key, HashSet<String>> = HashMap::new();
+    let mut unreadable = 0u64;
+    kafka::scan_topic(config, topic, |message| {
+        let identity = message.payload().and_then(|p| serde_json::from_slice::<Identity>(p).ok());
+        let Some(identity) = identity else {
+            unreadable += 1;
+            return;
+        };
+        let system = if identity.event_type.starts_with("document.") { "documents" } else { "onestop" };
+        match DateTime::parse_from_rfc3339(&identity.occurred_at) {
+            Ok(at) => {
+                let day = local_date(at.to_utc());
+                ids.entry((system.to_owned(), day)).or_default().insert(identity.event_id);
+            }
+            Err(_) => unreadable += 1,
+        }
+    })
+    .await?;
+    Ok((ids, unreadable))
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct CountRow {
+    system: String,
+    local_date: u16,
+    events: u64,
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct IdRow {
+    event_id: String,
+}
+
+pub async fn reconcile(kafka_config: &KafkaConfig, clickhouse: &ClickHouseConfig) -> Result<Reconciliation, ReconcileError> {
+    let (raw, unreadable) = topic_ids(kafka_config, &kafka_config.raw_topic).await?;
+    let (dead, _) = topic_ids(kafka_config, &kafka_config.dlq_topic).await?;
+    let client = query_client(clickhouse);
+    let counts = client
+        .query("SELECT system, local_date, uniqExact(event_id) AS events FROM events GROUP BY system, local_date")
+        .fetch_all::<CountRow>()
+        .await?;
+    let mut loaded: HashMap<Key, u64> = HashMap::new();
+    for row in counts {
+        if let Some(day) = days_to_date(row.local_date) {
+            loaded.insert((row.system, day), row.events);
+        }
+    }
+    let keys: std::collections::BTreeSet<Key> = raw.keys().chain(loaded.keys()).cloned().collect();
+    let mut days = BTreeMap::new();
+    let empty = HashSet::new();
+    for key in keys {
+        let accepted_ids = raw.get(&key).unwrap_or(&empty);
+        let in_clickhouse = loaded.get(&key).copied().unwrap_or(0);
+        let mut account = DayAccount {
+            system: key.0.clone(),
+            date: key.1,
+            accepted: accepted_ids.len() as u64,
+            loaded: in_clickhouse,
+            ..Default::default()
+        };
+        if account.accepted != in_clickhouse {
+            // Only days that do not add up need the ids themselves.
+            let loaded_ids: HashSet<String> = client
+                .query("SELECT DISTINCT event_id FROM events WHERE system = ? AND local_date = toDate(?)")
+                .bind(key.0.as_str())
+                .bind(key.1.format("%Y-%m-%d").to_string())
+                .fetch_all::<IdRow>()
+                .await?
+                .into_iter()
+                .map(|r| r.event_id)
+                .collect();
+            let dead_ids = dead.get(&key).unwrap_or(&empty);
+            for id in accepted_ids.iter().filter(|id| !loaded_ids.contains(*id)) {
+                if dead_ids.contains(id) {
+                    account.dead_lettered += 1;
+                } else {
+                    account.missing += 1;
+                }
+            }
+            account.unaccounted = loaded_ids.iter().filter(|id| !accepted_ids.contains(*id)).count() as u64;
+        }
+        days.insert(key, account);
+    }
+    Ok(Reconciliation { days: days.into_values().collect(), unreadable_raw_messages: unreadable })
+}

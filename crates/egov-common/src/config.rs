@@ -22,6 +22,7 @@ pub struct Settings {
     pub ingest: IngestSection,
     pub transform: TransformSection,
     pub load: LoadSection,
+    pub ops: OpsSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,6 +137,18 @@ pub struct IngestSection {
     pub max_body_bytes: usize,
     pub max_events: usize,
     pub tokens: Vec<TokenConfig>,
+    /// Events per second each token may send on average; 0 turns the limit off
+    /// (the default). Beyond it the token gets 429 with `Retry-After`.
+    pub rate_limit_events_per_s: f64,
+    /// Events a token may send at once above its rate (the bucket size).
+    pub rate_limit_burst: f64,
+    /// `POST /v1/events` requests handled at once; beyond, 503 with `Retry-After`.
+    pub max_in_flight: usize,
+    /// A request not answered within this gets 503 with `Retry-After`.
+    pub request_timeout_ms: u64,
+    /// After a stop is requested, `/readyz` answers 503 for this long before
+    /// the listener closes, so that load balancers stop sending first.
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for IngestSection {
@@ -156,6 +169,11 @@ impl Default for IngestSection {
                     units: vec!["*".into()],
                 },
             ],
+            rate_limit_events_per_s: 0.0,
+            rate_limit_burst: 20_000.0,
+            max_in_flight: 64,
+            request_timeout_ms: 30_000,
+            shutdown_grace_ms: 0,
         }
     }
 }
@@ -201,12 +219,32 @@ impl Default for LoadSection {
     }
 }
 
+/// Health checks of every service (`/readyz`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OpsSection {
+    /// How often the readiness checks (Kafka, ClickHouse) run.
+    pub readiness_interval_ms: u64,
+    /// How long one check may take before it counts as failed.
+    pub probe_timeout_ms: u64,
+}
+
+impl Default for OpsSection {
+    fn default() -> Self {
+        Self {
+            readiness_interval_ms: 2_000,
+            probe_timeout_ms: 1_500,
+        }
+    }
+}
+
 /// What the ingest service needs.
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
     pub http: IngestSection,
     pub kafka: KafkaConfig,
     pub catalogue: CatalogueConfig,
+    pub ops: OpsSection,
 }
 
 /// What the transform service needs.
@@ -250,6 +288,7 @@ impl Settings {
             http: self.ingest.clone(),
             kafka: self.kafka.clone(),
             catalogue: self.catalogue.clone(),
+            ops: self.ops.clone(),
         }
     }
 

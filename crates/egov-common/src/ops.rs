@@ -1,24 +1,409 @@
-//! The operator endpoints every service serves: `/healthz` (alive) and
-//! `/metrics` (Prometheus text format).
+//! The operator endpoints every service serves: `/healthz` (the process is
+//! alive), `/readyz` (it can do its work: Kafka and ClickHouse reachable as the
+//! service needs them, catalogue loaded, not shutting down) and `/metrics`
+//! (Prometheus text format); plus the consumer-lag reporter of the Kafka
+//! consumers.
 
+use crate::config::{ClickHouseConfig, KafkaConfig, OpsSection};
+use crate::shutdown::Shutdown;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
 
-/// Routes for `/healthz` and `/metrics`; `/metrics` answers 404 when this
-/// process has no Prometheus recorder (e.g. in tests).
-pub fn router(metrics: Option<PrometheusHandle>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(render_metrics))
-        .with_state(metrics)
+pub const HEALTHZ_PATH: &str = "/healthz";
+pub const READYZ_PATH: &str = "/readyz";
+pub const METRICS_PATH: &str = "/metrics";
+/// Every path [`router`] serves.
+pub const PATHS: [&str; 3] = [HEALTHZ_PATH, READYZ_PATH, METRICS_PATH];
+
+/// What a service needs to be ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Check {
+    /// A broker answers a metadata request.
+    Kafka,
+    /// ClickHouse answers `SELECT 1`.
+    ClickHouse,
+    /// The unit catalogue is loaded (reported by the service that loads it).
+    Catalogue,
 }
 
-async fn render_metrics(State(metrics): State<Option<PrometheusHandle>>) -> impl IntoResponse {
-    match metrics {
+impl Check {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Kafka => "kafka",
+            Check::ClickHouse => "clickhouse",
+            Check::Catalogue => "catalogue",
+        }
+    }
+}
+
+/// The answer of `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReadyStatus {
+    pub ready: bool,
+    /// Why not, one line per failing check (`"clickhouse: connection refused"`).
+    pub reasons: Vec<String>,
+}
+
+/// Readiness of one process, shared by its services and its `/readyz`:
+/// named checks, refreshed by [`Readiness::spawn`] in the background, and a
+/// flag set from the moment shutdown starts. Cheap to clone.
+#[derive(Clone)]
+pub struct Readiness {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    kafka: Option<KafkaProbe>,
+    clickhouse: Option<ClickHouseProbe>,
+    /// The last result of every check; a check not yet run is failing.
+    results: Mutex<BTreeMap<Check, Result<(), String>>>,
+    shutting_down: AtomicBool,
+    interval: Duration,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readiness")
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+/// Which checks a service needs. Ingest: Kafka and catalogue; transform:
+/// Kafka and catalogue; load: Kafka and ClickHouse; `egov run`: all three.
+#[derive(Debug, Clone, Default)]
+pub struct ReadinessBuilder {
+    kafka: Option<KafkaConfig>,
+    clickhouse: Option<ClickHouseConfig>,
+    catalogue: bool,
+    ops: OpsSection,
+}
+
+impl ReadinessBuilder {
+    pub fn kafka(mut self, config: &KafkaConfig) -> Self {
+        self.kafka = Some(config.clone());
+        self
+    }
+
+    pub fn clickhouse(mut self, config: &ClickHouseConfig) -> Self {
+        self.clickhouse = Some(config.clone());
+        self
+    }
+
+    /// Requires [`Readiness::set`] of [`Check::Catalogue`] by whoever loads it.
+    pub fn catalogue(mut self) -> Self {
+        self.catalogue = true;
+        self
+    }
+
+    pub fn build(self) -> Result<Readiness, KafkaError> {
+        let timeout = Duration::from_millis(self.ops.probe_timeout_ms.max(1));
+        let kafka = self
+            .kafka
+            .map(|config| KafkaProbe::new(&config))
+            .transpose()?;
+        let clickhouse = self
+            .clickhouse
+            .map(|config| ClickHouseProbe::new(config, timeout));
+        let mut results = BTreeMap::new();
+        if kafka.is_some() {
+            results.insert(Check::Kafka, Err("not checked yet".to_owned()));
+        }
+        if clickhouse.is_some() {
+            results.insert(Check::ClickHouse, Err("not checked yet".to_owned()));
+        }
+        if self.catalogue {
+            results.insert(Check::Catalogue, Err("not loaded yet".to_owned()));
+        }
+        Ok(Readiness {
+            inner: Arc::new(Inner {
+                kafka,
+                clickhouse,
+                results: Mutex::new(results),
+                shutting_down: AtomicBool::new(false),
+                interval: Duration::from_millis(self.ops.readiness_interval_ms.max(10)),
+                timeout,
+            }),
+        })
+    }
+}
+
+impl Readiness {
+    pub fn builder(ops: &OpsSection) -> ReadinessBuilder {
+        ReadinessBuilder {
+            ops: ops.clone(),
+            ..ReadinessBuilder::default()
+        }
+    }
+
+    /// A readiness without checks: ready until shutdown starts.
+    pub fn always() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                kafka: None,
+                clickhouse: None,
+                results: Mutex::new(BTreeMap::new()),
+                shutting_down: AtomicBool::new(false),
+                interval: Duration::from_secs(2),
+                timeout: Duration::from_secs(1),
+            }),
+        }
+    }
+
+    /// Records the result of a check; a check the builder did not ask for is
+    /// ignored, so a service may report what it loaded whoever built this.
+    pub fn set(&self, check: Check, result: Result<(), String>) {
+        let mut results = self
+            .inner
+            .results
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = results.get_mut(&check) {
+            if slot.is_ok() != result.is_ok() {
+                match &result {
+                    Ok(()) => info!(check = check.as_str(), "ready again"),
+                    Err(reason) => warn!(check = check.as_str(), %reason, "not ready"),
+                }
+            }
+            *slot = result;
+        }
+    }
+
+    /// From now on `/readyz` answers 503 `shutting down`.
+    pub fn set_shutting_down(&self) {
+        self.inner.shutting_down.store(true, Ordering::Relaxed);
+    }
+
+    pub fn status(&self) -> ReadyStatus {
+        let mut reasons = Vec::new();
+        if self.inner.shutting_down.load(Ordering::Relaxed) {
+            reasons.push("shutting down".to_owned());
+        }
+        let results = self
+            .inner
+            .results
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (check, result) in results.iter() {
+            if let Err(reason) = result {
+                reasons.push(format!("{}: {reason}", check.as_str()));
+            }
+        }
+        ReadyStatus {
+            ready: reasons.is_empty(),
+            reasons,
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.status().ready
+    }
+
+    /// Runs the active checks once, concurrently, each within the probe timeout.
+    pub async fn refresh(&self) {
+        let kafka = async {
+            if let Some(probe) = &self.inner.kafka {
+                self.set(Check::Kafka, probe.check(self.inner.timeout).await);
+            }
+        };
+        let clickhouse = async {
+            if let Some(probe) = &self.inner.clickhouse {
+                self.set(Check::ClickHouse, probe.check().await);
+            }
+        };
+        tokio::join!(kafka, clickhouse);
+    }
+
+    /// Refreshes the checks every interval until `shutdown`, which marks this
+    /// readiness as shutting down at once.
+    pub fn spawn(&self, mut shutdown: Shutdown) -> JoinHandle<()> {
+        let readiness = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.wait() => break,
+                    _ = readiness.refresh() => {}
+                }
+                tokio::select! {
+                    _ = shutdown.wait() => break,
+                    _ = tokio::time::sleep(readiness.inner.interval) => {}
+                }
+            }
+            readiness.set_shutting_down();
+        })
+    }
+}
+
+struct KafkaProbe {
+    client: Arc<BaseConsumer>,
+}
+
+impl KafkaProbe {
+    fn new(config: &KafkaConfig) -> Result<Self, KafkaError> {
+        // No group: this client only asks for metadata, and never creates a topic.
+        let client: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .set("allow.auto.create.topics", "false")
+            .set("reconnect.backoff.max.ms", "1000")
+            .create()?;
+        Ok(Self {
+            client: Arc::new(client),
+        })
+    }
+
+    async fn check(&self, timeout: Duration) -> Result<(), String> {
+        let client = self.client.clone();
+        // A metadata request goes to a broker every time (never the cache)
+        // and fails when none answers in time; it blocks, so off the runtime.
+        let answer = tokio::task::spawn_blocking(move || {
+            let result = client
+                .fetch_metadata(None, timeout)
+                .map(|metadata| metadata.brokers().len());
+            // Drains the client's own events (errors while brokers are down).
+            let _ = client.poll(Duration::ZERO);
+            result
+        })
+        .await
+        .map_err(|e| format!("probe task failed: {e}"))?;
+        match answer {
+            Ok(0) => Err("no broker in the metadata".to_owned()),
+            Ok(_) => Ok(()),
+            Err(KafkaError::MetadataFetch(code)) => Err(format!("metadata request failed: {code}")),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+}
+
+struct ClickHouseProbe {
+    http: reqwest::Client,
+    config: ClickHouseConfig,
+    timeout: Duration,
+}
+
+impl ClickHouseProbe {
+    fn new(config: ClickHouseConfig, timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .unwrap_or_default();
+        Self {
+            http,
+            config,
+            timeout,
+        }
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        let request = self
+            .http
+            .get(&self.config.url)
+            .query(&[("query", "SELECT 1")])
+            .basic_auth(&self.config.user, Some(&self.config.password));
+        let response = request
+            .send()
+            .await
+            .map_err(|e| describe_http_error(&e, self.timeout))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| describe_http_error(&e, self.timeout))?;
+        if !status.is_success() {
+            let first_line = body.lines().next().unwrap_or("").chars().take(200);
+            return Err(format!("HTTP {status}: {}", first_line.collect::<String>()));
+        }
+        if body.trim() != "1" {
+            return Err(format!(
+                "unexpected answer to SELECT 1: {:.50}",
+                body.trim()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A short reason for a failed HTTP call: `connection refused`, `timed out after 1.5 s`.
+fn describe_http_error(error: &reqwest::Error, timeout: Duration) -> String {
+    if error.is_timeout() {
+        return format!("no answer within {:.1} s", timeout.as_secs_f64());
+    }
+    let mut root: &dyn std::error::Error = error;
+    while let Some(source) = root.source() {
+        root = source;
+    }
+    let text = root.to_string();
+    if let Some(io) = find_io_error(error) {
+        if io.kind() == std::io::ErrorKind::ConnectionRefused {
+            return "connection refused".to_owned();
+        }
+    }
+    if error.is_connect() {
+        format!("cannot connect: {text}")
+    } else {
+        text
+    }
+}
+
+fn find_io_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        current = e.source();
+    }
+    None
+}
+
+#[derive(Clone)]
+struct OpsState {
+    metrics: Option<PrometheusHandle>,
+    readiness: Readiness,
+}
+
+/// Routes for `/healthz`, `/readyz` and `/metrics`; `/metrics` answers 404
+/// when this process has no Prometheus recorder (e.g. in tests).
+pub fn router_with(metrics: Option<PrometheusHandle>, readiness: Readiness) -> Router {
+    Router::new()
+        .route(HEALTHZ_PATH, get(|| async { "ok\n" }))
+        .route(READYZ_PATH, get(render_readiness))
+        .route(METRICS_PATH, get(render_metrics))
+        .with_state(OpsState { metrics, readiness })
+}
+
+/// [`router_with`] a readiness without checks.
+pub fn router(metrics: Option<PrometheusHandle>) -> Router {
+    router_with(metrics, Readiness::always())
+}
+
+async fn render_readiness(State(state): State<OpsState>) -> Response {
+    let status = state.readiness.status();
+    if status.ready {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(status)).into_response()
+    }
+}
+
+async fn render_metrics(State(state): State<OpsState>) -> impl IntoResponse {
+    match state.metrics {
         Some(handle) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -29,5 +414,197 @@ async fn render_metrics(State(metrics): State<Option<PrometheusHandle>>) -> impl
             [(header::CONTENT_TYPE, "text/plain")],
             "no metrics recorder in this process\n".to_owned(),
         ),
+    }
+}
+
+/// How often [`spawn_lag_reporter`] measures.
+pub const LAG_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Sets `egov_consumer_lag{service,topic,partition}` every [`LAG_INTERVAL`]:
+/// per assigned partition, the high watermark minus the consumer's position
+/// (its committed offset before it has read anything). Holds the consumer
+/// weakly and ends once the service dropped it.
+pub fn spawn_lag_reporter(consumer: &Arc<StreamConsumer>, service: &'static str) -> JoinHandle<()> {
+    let consumer = Arc::downgrade(consumer);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(LAG_INTERVAL).await;
+            let consumer: Weak<StreamConsumer> = consumer.clone();
+            let measured = tokio::task::spawn_blocking(move || {
+                consumer
+                    .upgrade()
+                    .map(|consumer| measure_lag(consumer.as_ref(), Duration::from_secs(1)))
+            })
+            .await;
+            match measured {
+                Ok(Some(Ok(lags))) => {
+                    for lag in lags {
+                        metrics::gauge!(
+                            "egov_consumer_lag",
+                            "service" => service,
+                            "topic" => lag.topic,
+                            "partition" => lag.partition.to_string()
+                        )
+                        .set(lag.lag as f64);
+                    }
+                }
+                Ok(Some(Err(error))) => {
+                    tracing::debug!(service, %error, "consumer lag not measured");
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+    })
+}
+
+/// The lag of one partition of a consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionLag {
+    pub topic: String,
+    pub partition: i32,
+    pub lag: i64,
+}
+
+/// High watermark minus position for each partition assigned to `consumer`
+/// (blocking: one watermark request per partition).
+pub fn measure_lag<C: Consumer>(
+    consumer: &C,
+    timeout: Duration,
+) -> Result<Vec<PartitionLag>, KafkaError> {
+    let positions = consumer.position()?;
+    let mut unread = TopicPartitionList::new();
+    let mut lags = Vec::new();
+    let mut pending = Vec::new();
+    for element in positions.elements() {
+        match element.offset() {
+            Offset::Offset(position) => {
+                pending.push((element.topic().to_owned(), element.partition(), position))
+            }
+            _ => {
+                unread.add_partition(element.topic(), element.partition());
+            }
+        }
+    }
+    if unread.count() > 0 {
+        // Nothing read yet since the assignment: count from the committed offset.
+        let committed = consumer.committed_offsets(unread, timeout)?;
+        for element in committed.elements() {
+            let start = match element.offset() {
+                Offset::Offset(offset) => offset,
+                _ => {
+                    consumer
+                        .fetch_watermarks(element.topic(), element.partition(), timeout)?
+                        .0
+                }
+            };
+            pending.push((element.topic().to_owned(), element.partition(), start));
+        }
+    }
+    for (topic, partition, position) in pending {
+        let (_, high) = consumer.fetch_watermarks(&topic, partition, timeout)?;
+        lags.push(PartitionLag {
+            lag: (high - position).max(0),
+            topic,
+            partition,
+        });
+    }
+    Ok(lags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops() -> OpsSection {
+        OpsSection {
+            readiness_interval_ms: 50,
+            probe_timeout_ms: 300,
+        }
+    }
+
+    #[test]
+    fn checks_start_failing_and_shutdown_is_a_reason() -> anyhow::Result<()> {
+        let readiness = Readiness::builder(&ops()).catalogue().build()?;
+        assert_eq!(
+            readiness.status(),
+            ReadyStatus {
+                ready: false,
+                reasons: vec!["catalogue: not loaded yet".into()]
+            }
+        );
+        readiness.set(Check::Catalogue, Ok(()));
+        // A check nobody asked for changes nothing.
+        readiness.set(Check::ClickHouse, Err("down".into()));
+        assert!(readiness.is_ready());
+        readiness.set_shutting_down();
+        assert_eq!(readiness.status().reasons, vec!["shutting down".to_owned()]);
+        Ok(())
+    }
+
+    #[test]
+    fn always_is_ready_until_shutdown() {
+        let readiness = Readiness::always();
+        assert!(readiness.is_ready());
+        readiness.set_shutting_down();
+        assert!(!readiness.is_ready());
+    }
+
+    #[tokio::test]
+    async fn unreachable_clickhouse_is_named_with_its_reason() -> anyhow::Result<()> {
+        // Port 1 on loopback: nobody listens, the connection is refused at once.
+        let clickhouse = ClickHouseConfig {
+            url: "http://127.0.0.1:1".into(),
+            ..ClickHouseConfig::default()
+        };
+        let readiness = Readiness::builder(&ops()).clickhouse(&clickhouse).build()?;
+        assert_eq!(
+            readiness.status().reasons,
+            vec!["clickhouse: not checked yet".to_owned()]
+        );
+        readiness.refresh().await;
+        assert_eq!(
+            readiness.status().reasons,
+            vec!["clickhouse: connection refused".to_owned()]
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_times_out() -> anyhow::Result<()> {
+        // Accepts connections and never answers, like a stopped ClickHouse.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let clickhouse = ClickHouseConfig {
+            url: format!("http://{address}"),
+            ..ClickHouseConfig::default()
+        };
+        let readiness = Readiness::builder(&ops()).clickhouse(&clickhouse).build()?;
+        let started = std::time::Instant::now();
+        readiness.refresh().await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(
+            readiness.status().reasons,
+            vec!["clickhouse: no answer within 0.3 s".to_owned()]
+        );
+        hold.abort();
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn spawn_marks_shutting_down_at_once() -> anyhow::Result<()> {
+        let readiness = Readiness::builder(&ops()).build()?;
+        let (trigger, shutdown) = crate::shutdown::channel();
+        let task = readiness.spawn(shutdown);
+        assert!(readiness.is_ready());
+        trigger.trigger();
+        tokio::time::timeout(Duration::from_secs(2), task).await??;
+        assert_eq!(readiness.status().reasons, vec!["shutting down".to_owned()]);
+        Ok(())
     }
 }

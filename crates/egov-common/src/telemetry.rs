@@ -1,8 +1,9 @@
 //! Logging and metrics set-up, called once by `main`.
 
 use crate::config::{LogConfig, LogFormat};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::io::IsTerminal;
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,9 +37,91 @@ pub fn init_logging(config: &LogConfig) -> Result<(), TelemetryError> {
     result.map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))
 }
 
-/// Installs the global Prometheus recorder; the handle renders `/metrics`.
+/// Buckets of every `*_seconds` histogram: 1 ms to 30 s.
+pub const SECONDS_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// Buckets of the rows-per-batch histogram.
+pub const ROWS_BUCKETS: [f64; 9] = [
+    1.0, 10.0, 100.0, 1_000.0, 5_000.0, 10_000.0, 25_000.0, 50_000.0, 100_000.0,
+];
+/// How often histogram samples are folded into their buckets (bounded memory
+/// even when nobody scrapes `/metrics`).
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Installs the global Prometheus recorder (histograms with buckets, not
+/// summaries), describes the pipeline's metrics and starts the upkeep thread;
+/// the handle renders `/metrics`.
 pub fn init_metrics() -> Result<PrometheusHandle, TelemetryError> {
-    PrometheusBuilder::new()
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS_BUCKETS)
+        .and_then(|b| {
+            b.set_buckets_for_metric(Matcher::Full("egov_load_batch_rows".into()), &ROWS_BUCKETS)
+        })
+        .map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?
         .install_recorder()
-        .map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))
+        .map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?;
+    describe_metrics();
+    let upkeep = handle.clone();
+    std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(UPKEEP_INTERVAL);
+            upkeep.run_upkeep();
+        })
+        .map_err(|e| TelemetryError::AlreadyInstalled(format!("upkeep thread: {e}")))?;
+    Ok(handle)
+}
+
+/// `# HELP` lines of the metrics every service may emit.
+fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "egov_ingest_events_total",
+        "Events received by ingest, by system and outcome (accepted, invalid, forbidden, unknown_unit, duplicate_in_request)."
+    );
+    describe_counter!(
+        "egov_ingest_requests_total",
+        "POST /v1/events requests by HTTP status."
+    );
+    describe_histogram!(
+        "egov_ingest_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer POST /v1/events, from the first byte read to the answer."
+    );
+    describe_gauge!(
+        "egov_ingest_requests_in_flight",
+        "POST /v1/events requests being handled now."
+    );
+    describe_histogram!(
+        "egov_kafka_produce_duration_seconds",
+        Unit::Seconds,
+        "Per ingest request: from handing its accepted events to the producer to the last acks=all acknowledgement."
+    );
+    describe_gauge!(
+        "egov_consumer_lag",
+        "Messages in a partition not yet read by a consumer service (high watermark minus position)."
+    );
+    describe_counter!(
+        "egov_transform_messages_total",
+        "Raw messages transform handled (curated or dead-lettered)."
+    );
+    describe_counter!(
+        "egov_dlq_messages_total",
+        "Messages sent to the dead-letter topic, by reason."
+    );
+    describe_counter!(
+        "egov_load_rows_inserted_total",
+        "Rows inserted into ClickHouse, by table."
+    );
+    describe_histogram!("egov_load_batch_rows", "Rows per ClickHouse insert.");
+    describe_histogram!(
+        "egov_load_insert_duration_seconds",
+        Unit::Seconds,
+        "Duration of a successful ClickHouse insert."
+    );
+    describe_counter!(
+        "egov_load_undecodable_total",
+        "Curated messages load could not decode and skipped."
+    );
 }

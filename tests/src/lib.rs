@@ -45,6 +45,8 @@ pub struct Pipeline {
     pub http: reqwest::Client,
     trigger: Option<ShutdownTrigger>,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+    /// Whether dropping removes the topics and database (not when restarting).
+    cleanup: bool,
 }
 
 impl Pipeline {
@@ -76,6 +78,7 @@ impl Pipeline {
             http: reqwest::Client::new(),
             trigger: Some(trigger),
             tasks: vec![ingest, transform, load],
+            cleanup: true,
         })
     }
 
@@ -121,8 +124,20 @@ impl Pipeline {
         }
     }
 
+    /// Stops the services gracefully, keeps topics and database, and starts a
+    /// new pipeline on them with `settings` (e.g. another catalogue).
+    pub async fn restart_with(mut self, settings: Settings) -> anyhow::Result<Self> {
+        self.cleanup = false;
+        self.shutdown_services().await?;
+        Self::start_with(settings).await
+    }
+
     /// Stops the services gracefully and reports any error they ended with.
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown_services().await
+    }
+
+    async fn shutdown_services(&mut self) -> anyhow::Result<()> {
         if let Some(trigger) = self.trigger.take() {
             trigger.trigger();
         }
@@ -142,6 +157,9 @@ impl Drop for Pipeline {
         }
         for task in &self.tasks {
             task.abort();
+        }
+        if !self.cleanup {
+            return;
         }
         // Drop cannot await; clean up on a thread of its own with its own runtime.
         let settings = self.settings.clone();

@@ -182,12 +182,25 @@ async fn dlq(settings: &Settings, command: DlqCommand) -> anyhow::Result<()> {
             match format {
                 ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&letters)?),
                 ReportFormat::Table => {
-                    println!("{} dead letters in {}", letters.len(), settings.kafka.dlq_topic);
+                    println!(
+                        "{} dead letters in {}",
+                        letters.len(),
+                        settings.kafka.dlq_topic
+                    );
                     for l in &letters {
-                        let at = chrono::DateTime::from_timestamp_millis(l.dead_at_ms).map(|t| t.to_rfc3339()).unwrap_or_default();
+                        let at = chrono::DateTime::from_timestamp_millis(l.dead_at_ms)
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_default();
                         println!(
                             "{}@{}  {}  {}  from {}  event {}  ({} bytes)\n    {}",
-                            l.partition, l.offset, at, l.reason, l.source, l.event_id.as_deref().unwrap_or("-"), l.bytes, l.detail
+                            l.partition,
+                            l.offset,
+                            at,
+                            l.reason,
+                            l.source,
+                            l.event_id.as_deref().unwrap_or("-"),
+                            l.bytes,
+                            l.detail
                         );
                     }
                 }
@@ -195,7 +208,10 @@ async fn dlq(settings: &Settings, command: DlqCommand) -> anyhow::Result<()> {
         }
         DlqCommand::Replay => {
             let stats = egov_transform::dlq::replay(&settings.kafka).await?;
-            println!("replayed {} dead letters to {}", stats.replayed, settings.kafka.raw_topic);
+            println!(
+                "replayed {} dead letters to {}",
+                stats.replayed, settings.kafka.raw_topic
+            );
         }
     }
     Ok(())
@@ -213,11 +229,29 @@ async fn reconcile(settings: &Settings, args: ReconcileArgs) -> anyhow::Result<(
     match args.format {
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&result)?),
         ReportFormat::Table => {
-            println!("{:<10} {:<10} {:>9} {:>9} {:>9} {:>9} {:>11}", "system", "date", "accepted", "loaded", "dead", "missing", "unaccounted");
-            for d in result.days.iter().filter(|d| args.all || d.missing + d.dead_lettered + d.unaccounted > 0) {
-                println!("{:<10} {:<10} {:>9} {:>9} {:>9} {:>9} {:>11}", d.system, d.date, d.accepted, d.loaded, d.dead_lettered, d.missing, d.unaccounted);
+            println!(
+                "{:<10} {:<10} {:>9} {:>9} {:>9} {:>9} {:>11}",
+                "system", "date", "accepted", "loaded", "dead", "missing", "unaccounted"
+            );
+            for d in result
+                .days
+                .iter()
+                .filter(|d| args.all || d.missing + d.dead_lettered + d.unaccounted > 0)
+            {
+                println!(
+                    "{:<10} {:<10} {:>9} {:>9} {:>9} {:>9} {:>11}",
+                    d.system,
+                    d.date,
+                    d.accepted,
+                    d.loaded,
+                    d.dead_lettered,
+                    d.missing,
+                    d.unaccounted
+                );
             }
-            let total = |f: fn(&egov_load::reconcile::DayAccount) -> u64| result.days.iter().map(f).sum::<u64>();
+            let total = |f: fn(&egov_load::reconcile::DayAccount) -> u64| {
+                result.days.iter().map(f).sum::<u64>()
+            };
             println!(
                 "total: {} accepted, {} loaded, {} dead-lettered, {} missing, {} unaccounted; {} unreadable raw messages",
                 total(|d| d.accepted), total(|d| d.loaded), total(|d| d.dead_lettered), result.missing(), total(|d| d.unaccounted), result.unreadable_raw_messages
@@ -225,7 +259,10 @@ async fn reconcile(settings: &Settings, args: ReconcileArgs) -> anyhow::Result<(
         }
     }
     if result.missing() > 0 {
-        anyhow::bail!("{} accepted events are neither in ClickHouse nor in the dead-letter topic", result.missing());
+        anyhow::bail!(
+            "{} accepted events are neither in ClickHouse nor in the dead-letter topic",
+            result.missing()
+        );
     }
     Ok(())
 }

@@ -143,7 +143,11 @@ impl OffsetTracker {
 /// Reads every message a topic holds right now, from its low to its high
 /// watermark, and hands each to `visit`. It joins no consumer group and commits
 /// nothing, so it never disturbs the services. Returns how many it read.
-pub async fn scan_topic<F>(config: &KafkaConfig, topic: &str, mut visit: F) -> Result<u64, KafkaError>
+pub async fn scan_topic<F>(
+    config: &KafkaConfig,
+    topic: &str,
+    mut visit: F,
+) -> Result<u64, KafkaError>
 where
     F: FnMut(&rdkafka::message::BorrowedMessage<'_>),
 {

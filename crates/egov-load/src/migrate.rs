@@ -11,10 +11,22 @@ use tracing::info;
 
 /// The migrations in order; each statement is idempotent on its own.
 pub const MIGRATIONS: [(&str, &str); 4] = [
-    ("001_events", include_str!("../../../schemas/clickhouse/001_events.sql")),
-    ("002_units", include_str!("../../../schemas/clickhouse/002_units.sql")),
-    ("003_holidays", include_str!("../../../schemas/clickhouse/003_holidays.sql")),
-    ("004_dossier_state", include_str!("../../../schemas/clickhouse/004_dossier_state.sql")),
+    (
+        "001_events",
+        include_str!("../../../schemas/clickhouse/001_events.sql"),
+    ),
+    (
+        "002_units",
+        include_str!("../../../schemas/clickhouse/002_units.sql"),
+    ),
+    (
+        "003_holidays",
+        include_str!("../../../schemas/clickhouse/003_holidays.sql"),
+    ),
+    (
+        "004_dossier_state",
+        include_str!("../../../schemas/clickhouse/004_dossier_state.sql"),
+    ),
 ];
 
 /// The public holidays shipped with the project.
@@ -139,7 +151,8 @@ fn holidays() -> Result<Vec<HolidayRow>, MigrateError> {
         let line = index + 2;
         let bad = |message: String| MigrateError::Holidays { line, message };
         let record = record.map_err(|e| bad(e.to_string()))?;
-        let date = chrono::NaiveDate::parse_from_str(record.get(0).unwrap_or_default(), "%Y-%m-%d").map_err(|e| bad(e.to_string()))?;
+        let date = chrono::NaiveDate::parse_from_str(record.get(0).unwrap_or_default(), "%Y-%m-%d")
+            .map_err(|e| bad(e.to_string()))?;
         rows.push(HolidayRow {
             date: date_to_days(date).ok_or_else(|| bad("date out of range".into()))?,
             name: record.get(1).unwrap_or_default().to_owned(),
@@ -149,10 +162,20 @@ fn holidays() -> Result<Vec<HolidayRow>, MigrateError> {
 }
 
 async fn load_holidays(config: &ClickHouseConfig) -> Result<(), MigrateError> {
-    let err = |source| MigrateError::ClickHouse { migration: "holidays".into(), source };
+    let err = |source| MigrateError::ClickHouse {
+        migration: "holidays".into(),
+        source,
+    };
     let rows = holidays()?;
-    query_client(config).query("TRUNCATE TABLE holidays").execute().await.map_err(err)?;
-    let mut insert = crate::ch::insert_client(config).insert::<HolidayRow>("holidays").await.map_err(err)?;
+    query_client(config)
+        .query("TRUNCATE TABLE holidays")
+        .execute()
+        .await
+        .map_err(err)?;
+    let mut insert = crate::ch::insert_client(config)
+        .insert::<HolidayRow>("holidays")
+        .await
+        .map_err(err)?;
     for row in &rows {
         insert.write(row).await.map_err(err)?;
     }

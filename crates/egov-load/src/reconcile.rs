@@ -59,20 +59,31 @@ struct Identity {
 type Key = (String, NaiveDate);
 
 /// `(system, local day) -> event ids` of a topic's readable events.
-async fn topic_ids(config: &KafkaConfig, topic: &str) -> Result<(HashMap<Key, HashSet<String>>, u64), ReconcileError> {
+async fn topic_ids(
+    config: &KafkaConfig,
+    topic: &str,
+) -> Result<(HashMap<Key, HashSet<String>>, u64), ReconcileError> {
     let mut ids: HashMap<Key, HashSet<String>> = HashMap::new();
     let mut unreadable = 0u64;
     kafka::scan_topic(config, topic, |message| {
-        let identity = message.payload().and_then(|p| serde_json::from_slice::<Identity>(p).ok());
+        let identity = message
+            .payload()
+            .and_then(|p| serde_json::from_slice::<Identity>(p).ok());
         let Some(identity) = identity else {
             unreadable += 1;
             return;
         };
-        let system = if identity.event_type.starts_with("document.") { "documents" } else { "onestop" };
+        let system = if identity.event_type.starts_with("document.") {
+            "documents"
+        } else {
+            "onestop"
+        };
         match DateTime::parse_from_rfc3339(&identity.occurred_at) {
             Ok(at) => {
                 let day = local_date(at.to_utc());
-                ids.entry((system.to_owned(), day)).or_default().insert(identity.event_id);
+                ids.entry((system.to_owned(), day))
+                    .or_default()
+                    .insert(identity.event_id);
             }
             Err(_) => unreadable += 1,
         }
@@ -93,7 +104,10 @@ struct IdRow {
     event_id: String,
 }
 
-pub async fn reconcile(kafka_config: &KafkaConfig, clickhouse: &ClickHouseConfig) -> Result<Reconciliation, ReconcileError> {
+pub async fn reconcile(
+    kafka_config: &KafkaConfig,
+    clickhouse: &ClickHouseConfig,
+) -> Result<Reconciliation, ReconcileError> {
     let (raw, unreadable) = topic_ids(kafka_config, &kafka_config.raw_topic).await?;
     let (dead, _) = topic_ids(kafka_config, &kafka_config.dlq_topic).await?;
     let client = query_client(clickhouse);
@@ -139,9 +153,15 @@ pub async fn reconcile(kafka_config: &KafkaConfig, clickhouse: &ClickHouseConfig
                     account.missing += 1;
                 }
             }
-            account.unaccounted = loaded_ids.iter().filter(|id| !accepted_ids.contains(*id)).count() as u64;
+            account.unaccounted = loaded_ids
+                .iter()
+                .filter(|id| !accepted_ids.contains(*id))
+                .count() as u64;
         }
         days.insert(key, account);
     }
-    Ok(Reconciliation { days: days.into_values().collect(), unreadable_raw_messages: unreadable })
+    Ok(Reconciliation {
+        days: days.into_values().collect(),
+        unreadable_raw_messages: unreadable,
+    })
 }

@@ -38,7 +38,11 @@ impl DeadLetter {
         let event_id = message
             .payload()
             .and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok())
-            .and_then(|v| v.get("event_id").and_then(|id| id.as_str()).map(str::to_owned));
+            .and_then(|v| {
+                v.get("event_id")
+                    .and_then(|id| id.as_str())
+                    .map(str::to_owned)
+            });
         Self {
             partition: message.partition(),
             offset: message.offset(),
@@ -50,7 +54,9 @@ impl DeadLetter {
                 header(message, kafka::HEADER_DLQ_PARTITION),
                 header(message, kafka::HEADER_DLQ_OFFSET)
             ),
-            dead_at_ms: header(message, kafka::HEADER_DLQ_AT_MS).parse().unwrap_or(0),
+            dead_at_ms: header(message, kafka::HEADER_DLQ_AT_MS)
+                .parse()
+                .unwrap_or(0),
             event_id,
             bytes: message.payload_len(),
         }
@@ -60,7 +66,10 @@ impl DeadLetter {
 /// Every dead letter the topic holds, oldest first per partition.
 pub async fn list(config: &KafkaConfig) -> Result<Vec<DeadLetter>, KafkaError> {
     let mut letters = Vec::new();
-    kafka::scan_topic(config, &config.dlq_topic, |m| letters.push(DeadLetter::from_message(m))).await?;
+    kafka::scan_topic(config, &config.dlq_topic, |m| {
+        letters.push(DeadLetter::from_message(m))
+    })
+    .await?;
     letters.sort_by_key(|l| (l.partition, l.offset));
     Ok(letters)
 }
@@ -93,7 +102,11 @@ pub async fn replay(config: &KafkaConfig) -> Result<ReplayStats, KafkaError> {
     let metadata = consumer.fetch_metadata(Some(&config.dlq_topic), Duration::from_secs(10))?;
     let mut ends = HashMap::new();
     for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        let (_, high) = consumer.fetch_watermarks(&config.dlq_topic, partition.id(), Duration::from_secs(10))?;
+        let (_, high) = consumer.fetch_watermarks(
+            &config.dlq_topic,
+            partition.id(),
+            Duration::from_secs(10),
+        )?;
         ends.insert(partition.id(), high);
     }
     let committed = consumer.committed(Duration::from_secs(10)).ok();
@@ -114,7 +127,9 @@ pub async fn replay(config: &KafkaConfig) -> Result<ReplayStats, KafkaError> {
             Ok(message) => message?,
             Err(_) => break,
         };
-        let Some(end) = pending.get(&message.partition()).copied() else { continue };
+        let Some(end) = pending.get(&message.partition()).copied() else {
+            continue;
+        };
         if message.offset() >= end {
             pending.remove(&message.partition());
             continue;
@@ -122,11 +137,22 @@ pub async fn replay(config: &KafkaConfig) -> Result<ReplayStats, KafkaError> {
         let mut headers = OwnedHeaders::new();
         if let Some(original) = message.headers() {
             for h in original.iter().filter(|h| !h.key.starts_with("egov-dlq-")) {
-                headers = headers.insert(Header { key: h.key, value: h.value });
+                headers = headers.insert(Header {
+                    key: h.key,
+                    value: h.value,
+                });
             }
         }
-        let origin = format!("{}/{}@{}", message.topic(), message.partition(), message.offset());
-        headers = headers.insert(Header { key: HEADER_REPLAYED_FROM, value: Some(origin.as_str()) });
+        let origin = format!(
+            "{}/{}@{}",
+            message.topic(),
+            message.partition(),
+            message.offset()
+        );
+        headers = headers.insert(Header {
+            key: HEADER_REPLAYED_FROM,
+            value: Some(origin.as_str()),
+        });
         let mut record = FutureRecord::to(&config.raw_topic).headers(headers);
         if let Some(key) = message.key() {
             record = record.key(key);
@@ -134,7 +160,10 @@ pub async fn replay(config: &KafkaConfig) -> Result<ReplayStats, KafkaError> {
         if let Some(payload) = message.payload() {
             record = record.payload(payload);
         }
-        producer.send(record, Duration::from_secs(10)).await.map_err(|(e, _)| e)?;
+        producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| e)?;
         tracker.observe(&message);
         tracker.store(&consumer)?;
         stats.replayed += 1;
@@ -142,10 +171,12 @@ pub async fn replay(config: &KafkaConfig) -> Result<ReplayStats, KafkaError> {
             pending.remove(&message.partition());
         }
     }
-    consumer.commit_consumer_state(CommitMode::Sync).or_else(|e| match e {
-        // Nothing stored: nothing to commit.
-        KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset) => Ok(()),
-        other => Err(other),
-    })?;
+    consumer
+        .commit_consumer_state(CommitMode::Sync)
+        .or_else(|e| match e {
+            // Nothing stored: nothing to commit.
+            KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset) => Ok(()),
+            other => Err(other),
+        })?;
     Ok(stats)
 }

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use egov_common::catalogue::Catalogue;
 use egov_common::config::Settings;
+use egov_common::ops::{Check, Readiness};
 use egov_common::shutdown::{self, Shutdown, ShutdownTrigger};
 use egov_common::telemetry;
 use std::path::PathBuf;
@@ -124,19 +125,31 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Transform => {
             let (trigger, shutdown) = shutdown::channel();
-            let ops = serve_ops(&settings.transform.listen, shutdown.clone()).await?;
+            let readiness = Readiness::builder(&settings.ops)
+                .kafka(&settings.kafka)
+                .catalogue()
+                .build()?;
+            // Transform loads this catalogue as it starts; one that cannot be loaded stops it.
+            let catalogue = Catalogue::load(settings.catalogue.path.as_deref());
+            readiness.set(
+                Check::Catalogue,
+                catalogue.map(drop).map_err(|e| e.to_string()),
+            );
+            let ops = serve_ops(&settings.transform.listen, readiness, shutdown.clone()).await?;
             tokio::spawn(stop_on_signal(trigger));
             egov_transform::run(settings.transform_config(), shutdown).await?;
-            ops.await??;
-            Ok(())
+            ops.stop().await
         }
         Command::Load => {
             let (trigger, shutdown) = shutdown::channel();
-            let ops = serve_ops(&settings.load.listen, shutdown.clone()).await?;
+            let readiness = Readiness::builder(&settings.ops)
+                .kafka(&settings.kafka)
+                .clickhouse(&settings.clickhouse)
+                .build()?;
+            let ops = serve_ops(&settings.load.listen, readiness, shutdown.clone()).await?;
             tokio::spawn(stop_on_signal(trigger));
             egov_load::run(settings.load_config(), shutdown).await?;
-            ops.await??;
-            Ok(())
+            ops.stop().await
         }
         Command::Migrate => migrate(&settings).await,
         Command::Report(args) => report(&settings, args).await,
@@ -273,11 +286,19 @@ async fn run_all(settings: Settings) -> anyhow::Result<()> {
     let listener = bind(&settings.ingest.listen).await?;
     let (trigger, shutdown) = shutdown::channel();
     tokio::spawn(stop_on_signal(trigger));
-    let ingest = tokio::spawn(egov_ingest::run(
+    // One process: /readyz on the ingest port checks all that its services need.
+    let readiness = Readiness::builder(&settings.ops)
+        .kafka(&settings.kafka)
+        .clickhouse(&settings.clickhouse)
+        .catalogue()
+        .build()?;
+    let checks = readiness.spawn(shutdown.clone());
+    let ingest = tokio::spawn(egov_ingest::run_with(
         settings.ingest_config(),
         listener,
         shutdown.clone(),
         Some(metrics),
+        readiness,
     ));
     let transform = tokio::spawn(egov_transform::run(
         settings.transform_config(),
@@ -288,6 +309,7 @@ async fn run_all(settings: Settings) -> anyhow::Result<()> {
     ingest.context("ingest")?;
     transform.context("transform")?;
     load.context("load")?;
+    checks.abort();
     info!("pipeline stopped");
     Ok(())
 }
@@ -298,20 +320,44 @@ async fn bind(address: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("binding {address}"))
 }
 
-/// `/healthz` and `/metrics` of a consumer service on its own port.
+/// `/healthz`, `/readyz` and `/metrics` of a consumer service on its own port.
+/// `/readyz` answers 503 from the moment `shutdown` comes; the server itself
+/// stays up until [`OpsServer::stop`], once the service has finished.
 async fn serve_ops(
     address: &str,
-    mut shutdown: Shutdown,
-) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    readiness: Readiness,
+    shutdown: Shutdown,
+) -> anyhow::Result<OpsServer> {
     let metrics = telemetry::init_metrics()?;
     let listener = bind(address).await?;
     info!(address, "health and metrics listening");
-    let router = egov_common::ops::router(Some(metrics));
-    Ok(tokio::spawn(async move {
+    let checks = readiness.spawn(shutdown);
+    let router = egov_common::ops::router_with(Some(metrics), readiness);
+    let (trigger, mut stop) = shutdown::channel();
+    let task = tokio::spawn(async move {
         axum::serve(listener, router)
-            .with_graceful_shutdown(async move { shutdown.wait().await })
+            .with_graceful_shutdown(async move { stop.wait().await })
             .await
-    }))
+    });
+    Ok(OpsServer {
+        trigger,
+        task,
+        checks,
+    })
+}
+
+struct OpsServer {
+    trigger: ShutdownTrigger,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    checks: tokio::task::JoinHandle<()>,
+}
+
+impl OpsServer {
+    async fn stop(self) -> anyhow::Result<()> {
+        self.trigger.trigger();
+        self.checks.abort();
+        Ok(self.task.await??)
+    }
 }
 
 /// The only place that listens for signals: SIGINT or SIGTERM starts a graceful stop.

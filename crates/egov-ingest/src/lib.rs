@@ -5,22 +5,29 @@
 
 pub mod body;
 pub mod error;
+pub mod limits;
+pub mod request_id;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
 use body::{BodyEvent, Limits};
 use chrono::Utc;
 use egov_common::catalogue::{Catalogue, CatalogueError};
 use egov_common::config::{IngestConfig, TokenConfig};
 use egov_common::contract::{Contract, ContractError, ErrorCode, Violation};
 use egov_common::kafka::{self, HEADER_RECEIVED_MS, HEADER_REQUEST_ID, HEADER_SYSTEM};
+use egov_common::ops::{self, Check, Readiness};
 use egov_common::shutdown::Shutdown;
 use egov_common::System;
 use error::ApiError;
 use futures::future::join_all;
+use limits::{RateLimit, TokenBucket};
 use metrics_exporter_prometheus::PrometheusHandle;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -31,7 +38,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tracing::{info, warn};
+use tokio::sync::Semaphore;
+use tracing::{info, warn, Instrument};
 
 pub use metrics_exporter_prometheus;
 
@@ -47,20 +55,37 @@ pub enum IngestError {
     Serve(#[from] std::io::Error),
 }
 
+/// The events API.
+pub const EVENTS_PATH: &str = "/v1/events";
+/// The OpenAPI description of this service.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+/// The OpenAPI 3.1 description served at [`OPENAPI_PATH`].
+pub const OPENAPI_JSON: &str = include_str!("../../../schemas/openapi.json");
+
+/// Every (method, path) the ingest router serves.
+pub fn routes() -> Vec<(&'static str, &'static str)> {
+    let mut routes = vec![("post", EVENTS_PATH), ("get", OPENAPI_PATH)];
+    routes.extend(ops::PATHS.iter().map(|path| ("get", *path)));
+    routes
+}
+
 /// Who a bearer token speaks for.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Sender {
     system: System,
     /// `None`: every unit.
     units: Option<HashSet<String>>,
+    /// `None`: no rate limit.
+    bucket: Option<TokenBucket>,
 }
 
 impl Sender {
-    fn from_config(token: &TokenConfig) -> Self {
+    fn from_config(token: &TokenConfig, rate: Option<RateLimit>) -> Self {
         let all = token.units.iter().any(|u| u == "*");
         Self {
             system: token.system,
             units: (!all).then(|| token.units.iter().cloned().collect()),
+            bucket: rate.map(|limit| TokenBucket::new(limit, Instant::now())),
         }
     }
 
@@ -78,6 +103,9 @@ struct AppState {
     producer: FutureProducer,
     raw_topic: String,
     limits: Limits,
+    in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
+    request_timeout: Duration,
 }
 
 /// The per-event error of a 200 answer (contract section 1).
@@ -101,22 +129,28 @@ pub struct IngestAnswer {
 pub struct Ingest {
     state: Arc<AppState>,
     metrics: Option<PrometheusHandle>,
+    readiness: Readiness,
 }
 
 impl Ingest {
-    /// Loads the contract and the catalogue and connects the producer.
+    /// Loads the contract and the catalogue (reported to `readiness`) and
+    /// connects the producer.
     pub fn new(
         config: &IngestConfig,
         metrics: Option<PrometheusHandle>,
+        readiness: Readiness,
     ) -> Result<Self, IngestError> {
-        let catalogue = Catalogue::load(config.catalogue.path.as_deref())?;
+        let catalogue = Catalogue::load(config.catalogue.path.as_deref())
+            .inspect_err(|e| readiness.set(Check::Catalogue, Err(e.to_string())))?;
+        readiness.set(Check::Catalogue, Ok(()));
         let contract = Contract::v1()?;
         let producer = kafka::durable_producer(&config.kafka)?;
-        let senders = config
-            .http
+        let http = &config.http;
+        let rate = RateLimit::from_config(http.rate_limit_events_per_s, http.rate_limit_burst);
+        let senders = http
             .tokens
             .iter()
-            .map(|t| (t.token.clone(), Sender::from_config(t)))
+            .map(|t| (t.token.clone(), Sender::from_config(t, rate)))
             .collect();
         for token in config.http.tokens.iter().filter(|t| t.is_development()) {
             warn!(system = %token.system, "development token `{}` is active: configure real tokens in production", token.token);
@@ -129,11 +163,15 @@ impl Ingest {
                 producer,
                 raw_topic: config.kafka.raw_topic.clone(),
                 limits: Limits {
-                    max_body_bytes: config.http.max_body_bytes,
-                    max_events: config.http.max_events,
+                    max_body_bytes: http.max_body_bytes,
+                    max_events: http.max_events,
                 },
+                in_flight: Arc::new(Semaphore::new(http.max_in_flight.max(1))),
+                max_in_flight: http.max_in_flight.max(1),
+                request_timeout: Duration::from_millis(http.request_timeout_ms.max(1)),
             }),
             metrics,
+            readiness,
         })
     }
 
@@ -141,28 +179,70 @@ impl Ingest {
         // Compressed bodies are limited too; the decoded size is checked in `body`.
         let body_limit = self.state.limits.max_body_bytes.saturating_add(1);
         Router::new()
-            .route("/v1/events", post(post_events))
-            .with_state(self.state.clone())
+            .route(EVENTS_PATH, post(post_events))
+            .route_layer(middleware::from_fn_with_state(self.state.clone(), guard))
             .layer(DefaultBodyLimit::max(body_limit))
-            .merge(egov_common::ops::router(self.metrics.clone()))
+            .route(OPENAPI_PATH, get(openapi))
+            .with_state(self.state.clone())
+            .merge(ops::router_with(
+                self.metrics.clone(),
+                self.readiness.clone(),
+            ))
     }
 }
 
+/// The readiness checks of ingest on its own: Kafka and the catalogue.
+pub fn readiness(config: &IngestConfig) -> Result<Readiness, IngestError> {
+    Ok(Readiness::builder(&config.ops)
+        .kafka(&config.kafka)
+        .catalogue()
+        .build()?)
+}
+
 /// Serves the ingest API on `listener` until `shutdown`, then lets requests in
-/// flight finish and flushes the producer.
+/// flight finish and flushes the producer. Readiness checks Kafka and the
+/// catalogue; see [`run_with`] for a process that checks more.
 pub async fn run(
+    config: IngestConfig,
+    listener: TcpListener,
+    shutdown: Shutdown,
+    metrics: Option<PrometheusHandle>,
+) -> Result<(), IngestError> {
+    let readiness = readiness(&config)?;
+    let checks = readiness.spawn(shutdown.clone());
+    let result = run_with(config, listener, shutdown, metrics, readiness).await;
+    checks.abort();
+    result
+}
+
+/// [`run`] with a readiness whose checks the caller runs (`Readiness::spawn`);
+/// ingest reports the catalogue to it and marks it shutting down on `shutdown`,
+/// `shutdown_grace_ms` before the listener closes.
+pub async fn run_with(
     config: IngestConfig,
     listener: TcpListener,
     mut shutdown: Shutdown,
     metrics: Option<PrometheusHandle>,
+    readiness: Readiness,
 ) -> Result<(), IngestError> {
     kafka::ensure_topics(&config.kafka, &[&config.kafka.raw_topic]).await?;
-    let ingest = Ingest::new(&config, metrics)?;
+    let ingest = Ingest::new(&config, metrics, readiness.clone())?;
     let state = ingest.state.clone();
     let address = listener.local_addr()?;
-    info!(%address, topic = %config.kafka.raw_topic, units = state.catalogue.len(), "ingest listening");
+    info!(%address, topic = %config.kafka.raw_topic, units = state.catalogue.len(), max_in_flight = state.max_in_flight, rate_limit_events_per_s = config.http.rate_limit_events_per_s, "ingest listening");
+    let grace = Duration::from_millis(config.http.shutdown_grace_ms);
     axum::serve(listener, ingest.router())
-        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .with_graceful_shutdown(async move {
+            shutdown.wait().await;
+            readiness.set_shutting_down();
+            if !grace.is_zero() {
+                info!(
+                    grace_ms = grace.as_millis() as u64,
+                    "not ready any more; closing the listener after the grace period"
+                );
+                tokio::time::sleep(grace).await;
+            }
+        })
         .await?;
     let producer = state.producer.clone();
     tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10)))
@@ -178,49 +258,119 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-async fn post_events(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
+}
+
+/// The id of the request being handled, put in its extensions by [`guard`].
+#[derive(Debug, Clone)]
+struct RequestId(String);
+
+/// Around every `POST /v1/events`: the request id (span, extension, answer
+/// header), the cap on requests in flight, the request timeout, and the
+/// request metrics.
+async fn guard(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let result = handle(&state, &headers, &body, &request_id).await;
-    let mut response = match result {
-        Ok(answer) => {
-            info!(
-                request_id,
-                accepted = answer.accepted,
-                rejected = answer.rejected,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "events ingested"
+    let id = request_id::from_headers(request.headers());
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut response = async {
+        let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
+            let error = ApiError::Overloaded {
+                limit: state.max_in_flight,
+                retry_after_s: 1,
+            };
+            warn!(
+                limit = state.max_in_flight,
+                "request refused: too many in flight"
             );
-            Json(answer).into_response()
-        }
-        Err(error) => {
-            warn!(request_id, %error, "request refused");
-            error.into_response()
-        }
-    };
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", value);
+            return error.into_response();
+        };
+        let in_flight = metrics::gauge!("egov_ingest_requests_in_flight");
+        in_flight.increment(1.0);
+        let answer = tokio::time::timeout(state.request_timeout, next.run(request)).await;
+        in_flight.decrement(1.0);
+        answer.unwrap_or_else(|_elapsed| {
+            let after_ms = state.request_timeout.as_millis() as u64;
+            warn!(after_ms, "request timed out");
+            ApiError::Timeout {
+                after_ms,
+                retry_after_s: 1,
+            }
+            .into_response()
+        })
+    }
+    .instrument(span)
+    .await;
+    let status = response.status();
+    metrics::counter!("egov_ingest_requests_total", "status" => status.as_str().to_owned())
+        .increment(1);
+    metrics::histogram!("egov_ingest_request_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(request_id::HEADER, value);
     }
     response
 }
 
-async fn handle(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-    request_id: &str,
-) -> Result<IngestAnswer, ApiError> {
-    let sender = bearer_token(headers)
+async fn post_events(
+    State(state): State<Arc<AppState>>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    match handle(&state, request, &request_id).await {
+        Ok(answer) => {
+            info!(
+                system = %answer.system,
+                accepted = answer.body.accepted,
+                rejected = answer.body.rejected,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "events ingested"
+            );
+            Json(answer.body).into_response()
+        }
+        Err(error) => {
+            let status = error.status().as_u16();
+            if error.status().is_server_error() {
+                warn!(status, %error, "request refused");
+            } else {
+                info!(status, %error, "request refused");
+            }
+            error.into_response()
+        }
+    }
+}
+
+/// A 200 answer and whose it is.
+struct Handled {
+    system: System,
+    body: IngestAnswer,
+}
+
+async fn handle(state: &AppState, request: Request, request_id: &str) -> Result<Handled, ApiError> {
+    let sender = bearer_token(request.headers())
         .and_then(|token| state.senders.get(token))
         .ok_or(ApiError::Unauthorized)?;
-    let events = body::read_events(headers, body, &state.limits)?;
+    if let Some(bucket) = &sender.bucket {
+        bucket
+            .admit(Instant::now())
+            .map_err(|wait| ApiError::RateLimited {
+                per_second: bucket.limit().per_second,
+                retry_after_s: limits::retry_after_secs(wait),
+            })?;
+    }
+    let headers = request.headers().clone();
+    let body = read_body(request).await?;
+    let events = body::read_events(&headers, &body, &state.limits)?;
+    if let Some(bucket) = &sender.bucket {
+        bucket.charge(events.len(), Instant::now());
+    }
     let now = Utc::now();
     let (accepted, errors) = check_events(state, sender, &events, now);
+    count_outcomes(sender.system, &errors);
     let received_ms = now.timestamp_millis().to_string();
+    let produce_started = Instant::now();
     let deliveries = accepted.iter().map(|(event_id, event)| {
         produce(
             state,
@@ -231,14 +381,53 @@ async fn handle(
             request_id,
         )
     });
-    for result in join_all(deliveries).await {
-        result?;
+    let delivered = join_all(deliveries).await;
+    if !accepted.is_empty() {
+        metrics::histogram!("egov_kafka_produce_duration_seconds")
+            .record(produce_started.elapsed().as_secs_f64());
     }
-    Ok(IngestAnswer {
-        accepted: accepted.len(),
-        rejected: errors.len(),
-        errors,
+    let system = sender.system.as_str();
+    if let Some(error) = delivered.into_iter().find_map(Result::err) {
+        metrics::counter!("egov_ingest_events_total", "system" => system, "outcome" => "unavailable")
+            .increment(accepted.len() as u64);
+        return Err(error);
+    }
+    metrics::counter!("egov_ingest_events_total", "system" => system, "outcome" => "accepted")
+        .increment(accepted.len() as u64);
+    Ok(Handled {
+        system: sender.system,
+        body: IngestAnswer {
+            accepted: accepted.len(),
+            rejected: errors.len(),
+            errors,
+        },
     })
+}
+
+/// The whole body, within the body limit set on the route.
+async fn read_body(request: Request) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, &())
+        .await
+        .map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                ApiError::TooLarge(
+                    "the body is larger than the limit; split it into smaller requests".into(),
+                )
+            }
+            other => ApiError::BadRequest(format!("the body could not be read: {other}")),
+        })
+}
+
+/// `egov_ingest_events_total` of the refused events, one increment per code.
+fn count_outcomes(system: System, errors: &[EventError]) {
+    let mut counts: HashMap<ErrorCode, u64> = HashMap::new();
+    for error in errors {
+        *counts.entry(error.code).or_default() += 1;
+    }
+    for (code, count) in counts {
+        metrics::counter!("egov_ingest_events_total", "system" => system.as_str(), "outcome" => code.as_str())
+            .increment(count);
+    }
 }
 
 /// Splits a request's events into those to produce and the per-event errors.

@@ -80,11 +80,12 @@ impl From<CuratedEvent> for EventRow {
 /// Consumes until `shutdown`; the batch in hand is inserted and committed first.
 pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadError> {
     kafka::ensure_topics(&config.kafka, &[&config.kafka.curated_topic]).await?;
-    let consumer = kafka::durable_consumer(
+    let consumer = std::sync::Arc::new(kafka::durable_consumer(
         &config.kafka,
         &config.kafka.load_group,
         &config.kafka.curated_topic,
-    )?;
+    )?);
+    egov_common::ops::spawn_lag_reporter(&consumer, "load");
     let client = ch::insert_client(&config.clickhouse);
     let limits = &config.service;
     let max_wait = Duration::from_millis(limits.batch_max_wait_ms);

@@ -53,7 +53,12 @@ pub async fn run(config: TransformConfig, mut shutdown: Shutdown) -> Result<(), 
     let catalogue = Catalogue::load(config.catalogue.path.as_deref())?;
     let contract = Contract::v1()?;
     let producer = kafka::durable_producer(topics)?;
-    let consumer = kafka::durable_consumer(topics, &topics.transform_group, &topics.raw_topic)?;
+    let consumer = std::sync::Arc::new(kafka::durable_consumer(
+        topics,
+        &topics.transform_group,
+        &topics.raw_topic,
+    )?);
+    egov_common::ops::spawn_lag_reporter(&consumer, "transform");
     info!(from = %topics.raw_topic, to = %topics.curated_topic, dlq = %topics.dlq_topic, "transform started");
     let max_wait = Duration::from_millis(config.service.batch_max_wait_ms);
     loop {

@@ -1,0 +1,168 @@
+//! Limits that protect senders from each other: a token bucket per bearer
+//! token, counted in events.
+//!
+//! A request is admitted while its token's bucket is not empty and is then
+//! charged for every event it carried, which may leave the bucket in debt: a
+//! sender above its rate gets 429 until the debt is paid back, whatever the
+//! size of its requests (even one larger than the bucket).
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Events per second, on average.
+    pub per_second: f64,
+    /// Events at once above the rate: the bucket's size.
+    pub burst: f64,
+}
+
+impl RateLimit {
+    /// `None` when the configured rate turns the limit off (0 or less).
+    pub fn from_config(per_second: f64, burst: f64) -> Option<Self> {
+        (per_second > 0.0 && per_second.is_finite()).then(|| Self {
+            per_second,
+            burst: if burst.is_finite() {
+                burst.max(1.0)
+            } else {
+                f64::MAX
+            },
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+/// The bucket of one token. Thread-safe; a lock is held for a few arithmetic
+/// operations only.
+#[derive(Debug)]
+pub struct TokenBucket {
+    limit: RateLimit,
+    bucket: Mutex<Bucket>,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(limit: RateLimit, now: Instant) -> Self {
+        Self {
+            limit,
+            bucket: Mutex::new(Bucket {
+                tokens: limit.burst,
+                updated: now,
+            }),
+        }
+    }
+
+    pub fn limit(&self) -> RateLimit {
+        self.limit
+    }
+
+    fn refilled(&self, now: Instant) -> std::sync::MutexGuard<'_, Bucket> {
+        let mut bucket = self.bucket.lock().unwrap_or_else(PoisonError::into_inner);
+        let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * self.limit.per_second).min(self.limit.burst);
+        bucket.updated = bucket.updated.max(now);
+        bucket
+    }
+
+    /// `Ok` while the bucket is not empty; otherwise how long until it is.
+    pub fn admit(&self, now: Instant) -> Result<(), Duration> {
+        let bucket = self.refilled(now);
+        if bucket.tokens > 0.0 {
+            Ok(())
+        } else {
+            let wait = (-bucket.tokens + 1.0) / self.limit.per_second;
+            Err(Duration::from_secs_f64(wait.min(86_400.0)))
+        }
+    }
+
+    /// Takes `events` tokens, going into debt if there are fewer.
+    pub fn charge(&self, events: usize, now: Instant) {
+        let mut bucket = self.refilled(now);
+        bucket.tokens -= events as f64;
+    }
+}
+
+/// Whole seconds for `Retry-After`, at least 1.
+pub fn retry_after_secs(wait: Duration) -> u32 {
+    u32::try_from(
+        wait.as_secs()
+            .saturating_add(u64::from(wait.subsec_nanos() > 0)),
+    )
+    .unwrap_or(u32::MAX)
+    .max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: RateLimit = RateLimit {
+        per_second: 100.0,
+        burst: 200.0,
+    };
+
+    #[test]
+    fn zero_or_negative_rate_is_off() {
+        assert_eq!(RateLimit::from_config(0.0, 10.0), None);
+        assert_eq!(RateLimit::from_config(-1.0, 10.0), None);
+        assert_eq!(RateLimit::from_config(f64::NAN, 10.0), None);
+        assert_eq!(
+            RateLimit::from_config(5.0, 0.0),
+            Some(RateLimit {
+                per_second: 5.0,
+                burst: 1.0
+            })
+        );
+    }
+
+    #[test]
+    fn burst_then_debt_then_refill() {
+        let start = Instant::now();
+        let bucket = TokenBucket::new(LIMIT, start);
+        assert_eq!(bucket.admit(start), Ok(()));
+        bucket.charge(150, start);
+        assert_eq!(bucket.admit(start), Ok(()), "50 tokens left");
+        // A request larger than what is left is still taken, leaving a debt of 250.
+        bucket.charge(300, start);
+        let wait = bucket.admit(start).err();
+        assert_eq!(wait, Some(Duration::from_secs_f64(2.51)));
+        assert_eq!(
+            bucket.admit(start + Duration::from_millis(2_000)).err(),
+            Some(Duration::from_secs_f64(0.51))
+        );
+        assert_eq!(bucket.admit(start + Duration::from_millis(2_600)), Ok(()));
+    }
+
+    #[test]
+    fn refill_stops_at_the_burst() {
+        let start = Instant::now();
+        let bucket = TokenBucket::new(LIMIT, start);
+        let later = start + Duration::from_secs(3600);
+        bucket.charge(200, later);
+        assert!(
+            bucket.admit(later).is_err(),
+            "an hour of rest is worth 200 events, not 360,000"
+        );
+    }
+
+    #[test]
+    fn a_clock_going_backwards_does_not_refill() {
+        let start = Instant::now() + Duration::from_secs(10);
+        let bucket = TokenBucket::new(LIMIT, start);
+        bucket.charge(201, start);
+        assert!(bucket.admit(start - Duration::from_secs(5)).is_err());
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(10)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(2_010)), 3);
+        assert_eq!(retry_after_secs(Duration::from_secs(4)), 4);
+    }
+}

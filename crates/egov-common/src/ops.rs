@@ -175,10 +175,10 @@ impl Readiness {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(slot) = results.get_mut(&check) {
-            if slot.is_ok() != result.is_ok() {
+            if *slot != result {
                 match &result {
-                    Ok(()) => info!(check = check.as_str(), "ready again"),
-                    Err(reason) => warn!(check = check.as_str(), %reason, "not ready"),
+                    Ok(()) => info!(check = check.as_str(), "readiness check passes"),
+                    Err(reason) => warn!(check = check.as_str(), %reason, "readiness check fails"),
                 }
             }
             *slot = result;

@@ -32,7 +32,12 @@ pub fn init_logging(config: &LogConfig) -> Result<(), TelemetryError> {
         .with_writer(std::io::stderr);
     let result = match config.format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        // The innermost span's fields (e.g. `request_id`) under `span`; not the list of all spans.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_span_list(false)
+            .try_init(),
     };
     result.map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))
 }

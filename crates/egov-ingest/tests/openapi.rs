@@ -1,0 +1,224 @@
+//! `schemas/openapi.json` is kept equal to the code: its event schemas are the
+//! files of `schemas/v1`, its codes and statuses are those the code answers
+//! with, and its paths are exactly the routes the ingest router serves.
+
+use egov_common::config::Settings;
+use egov_common::contract::ErrorCode;
+use egov_common::ops::Readiness;
+use egov_common::EventType;
+use egov_ingest::error::ApiError;
+use egov_ingest::{routes, Ingest, OPENAPI_JSON};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+fn openapi() -> anyhow::Result<Value> {
+    Ok(serde_json::from_str(OPENAPI_JSON)?)
+}
+
+/// A schema file of `schemas/v1` without its `$schema` and `$id`, which an
+/// OpenAPI component does not carry.
+fn schema_file(relative: &str) -> anyhow::Result<Value> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../schemas/v1")
+        .join(relative);
+    let mut schema: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("$schema");
+        object.remove("$id");
+    }
+    Ok(schema)
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn is_openapi_3_1_with_bearer_security() -> anyhow::Result<()> {
+    let doc = openapi()?;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"],
+        json!({"type": "http", "scheme": "bearer", "description": doc["components"]["securitySchemes"]["bearer"]["description"]})
+    );
+    assert_eq!(
+        doc["paths"]["/v1/events"]["post"]["security"],
+        json!([{"bearer": []}])
+    );
+    let body = &doc["paths"]["/v1/events"]["post"]["requestBody"]["content"];
+    let types: BTreeSet<&str> = body
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        types,
+        BTreeSet::from(["application/json", "application/x-ndjson"])
+    );
+    Ok(())
+}
+
+#[test]
+fn event_schemas_are_the_files_of_schemas_v1() -> anyhow::Result<()> {
+    let doc = openapi()?;
+    let components = &doc["components"]["schemas"];
+    assert_eq!(
+        components["Event"],
+        schema_file("envelope.schema.json")?,
+        "components.schemas.Event must equal schemas/v1/envelope.schema.json without $schema and $id"
+    );
+    let documented = strings(&components["Event"]["properties"]["event_type"]["enum"]);
+    let code: Vec<String> = EventType::ALL.iter().map(|t| t.as_str().to_owned()).collect();
+    assert_eq!(documented, code, "the event types are EventType::ALL");
+    for event_type in EventType::ALL {
+        let name = format!("payload.{}", event_type.as_str());
+        assert_eq!(
+            components[&name],
+            schema_file(&format!("payload/{}.schema.json", event_type.as_str()))?,
+            "components.schemas.{name} must equal its file in schemas/v1/payload"
+        );
+    }
+    let payloads = components
+        .as_object()
+        .map(|o| o.keys().filter(|k| k.starts_with("payload.")).count())
+        .unwrap_or(0);
+    assert_eq!(payloads, EventType::ALL.len());
+    Ok(())
+}
+
+#[test]
+fn per_event_codes_are_the_contracts() -> anyhow::Result<()> {
+    let all = [
+        ErrorCode::Invalid,
+        ErrorCode::Forbidden,
+        ErrorCode::UnknownUnit,
+        ErrorCode::DuplicateInRequest,
+    ];
+    // No wildcard: a new code makes this test fail to compile until listed above.
+    for code in all {
+        match code {
+            ErrorCode::Invalid
+            | ErrorCode::Forbidden
+            | ErrorCode::UnknownUnit
+            | ErrorCode::DuplicateInRequest => {}
+        }
+    }
+    let doc = openapi()?;
+    let documented: BTreeSet<String> = strings(
+        &doc["components"]["schemas"]["EventError"]["properties"]["code"]["enum"],
+    )
+    .into_iter()
+    .collect();
+    let code: BTreeSet<String> = all.iter().map(|c| c.as_str().to_owned()).collect();
+    assert_eq!(documented, code);
+    Ok(())
+}
+
+#[test]
+fn documented_statuses_and_error_codes_are_those_the_code_answers() -> anyhow::Result<()> {
+    let doc = openapi()?;
+    let responses = &doc["paths"]["/v1/events"]["post"]["responses"];
+    let documented: BTreeSet<u16> = responses
+        .as_object()
+        .map(|o| o.keys().filter_map(|k| k.parse().ok()).collect())
+        .unwrap_or_default();
+    let mut by_status: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
+    for error in ApiError::examples() {
+        by_status
+            .entry(error.status().as_u16())
+            .or_default()
+            .insert(error.code().to_owned());
+        let status = error.status().as_u16().to_string();
+        let headers = &responses[&status]["headers"];
+        assert_eq!(
+            headers.get("Retry-After").is_some(),
+            error.retry_after_s().is_some(),
+            "Retry-After of {status}"
+        );
+        assert!(headers.get("X-Request-Id").is_some(), "{status}");
+    }
+    let mut code_statuses: BTreeSet<u16> = by_status.keys().copied().collect();
+    code_statuses.insert(200);
+    assert_eq!(documented, code_statuses, "documented statuses");
+    for (status, codes) in &by_status {
+        let schema = &responses[status.to_string()]["content"]["application/json"]["schema"];
+        let documented: BTreeSet<String> = strings(&schema["allOf"][1]["properties"]["error"]["enum"])
+            .into_iter()
+            .collect();
+        assert_eq!(&documented, codes, "error codes of {status}");
+        assert_eq!(schema["allOf"][0]["$ref"], "#/components/schemas/Error");
+    }
+    let all: BTreeSet<String> = by_status.into_values().flatten().collect();
+    let documented: BTreeSet<String> =
+        strings(&doc["components"]["schemas"]["Error"]["properties"]["error"]["enum"])
+            .into_iter()
+            .collect();
+    assert_eq!(documented, all);
+    Ok(())
+}
+
+/// The documented (method, path) pairs.
+fn documented_routes(doc: &Value) -> BTreeSet<(String, String)> {
+    let mut routes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for method in item.as_object().into_iter().flatten().map(|(m, _)| m) {
+            routes.insert((method.clone(), path.clone()));
+        }
+    }
+    routes
+}
+
+#[tokio::test]
+async fn every_route_is_documented_and_served() -> anyhow::Result<()> {
+    let doc = openapi()?;
+    let served: BTreeSet<(String, String)> = routes()
+        .into_iter()
+        .map(|(method, path)| (method.to_owned(), path.to_owned()))
+        .collect();
+    assert_eq!(documented_routes(&doc), served);
+
+    // The router answers every one of them (the producer is only created:
+    // nothing here needs Kafka), and nothing else.
+    let settings = Settings::default();
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .build_recorder()
+        .handle();
+    let ingest = Ingest::new(&settings.ingest_config(), Some(metrics), Readiness::always())?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(async move { axum::serve(listener, ingest.router()).await });
+    let http = reqwest::Client::new();
+    for (method, path) in &served {
+        let url = format!("{base}{path}");
+        let response = match method.as_str() {
+            "get" => http.get(&url).send().await?,
+            "post" => http.post(&url).send().await?,
+            other => anyhow::bail!("undocumented method {other}"),
+        };
+        let status = response.status().as_u16().to_string();
+        let documented = &doc["paths"][path][method]["responses"][&status];
+        assert!(
+            documented.is_object(),
+            "{method} {path} answered {status}, which is not documented"
+        );
+    }
+    let status = http.get(format!("{base}/v2/events")).send().await?.status();
+    assert_eq!(status, 404);
+    let served_doc: Value = http
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(served_doc, doc);
+    server.abort();
+    Ok(())
+}

@@ -242,3 +242,92 @@ async fn ingest_refuses_bad_requests_and_bad_events_precisely() -> anyhow::Resul
         .await?;
     pipeline.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_requests_get_413_even_when_gzip_hides_the_size() -> anyhow::Result<()> {
+    let mut settings = egov_tests::unique_settings("limits")?;
+    settings.ingest.max_body_bytes = 64 * 1024;
+    settings.ingest.max_events = 5;
+    let pipeline = Pipeline::start_with(settings).await?;
+    let url = pipeline.url("/v1/events");
+    let good = |i: usize| {
+        event(
+            &format!("e-{i}"),
+            "dossier.resolved",
+            "2021-05-07T10:00:00+07:00",
+            "244",
+            json!({"dossier_id": "HS-1"}),
+        )
+    };
+
+    let six: Vec<Value> = (0..6).map(good).collect();
+    let (status, answer) = pipeline.post_json(ONESTOP_TOKEN, &json!(six)).await?;
+    assert_eq!(status, 413, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("at most 5"),
+        "{answer}"
+    );
+
+    let padding = "x".repeat(70 * 1024);
+    let big = event(
+        "big",
+        "dossier.resolved",
+        "2021-05-07T10:00:00+07:00",
+        "244",
+        json!({"dossier_id": "HS-1", "note": padding}),
+    );
+    let response = pipeline
+        .http
+        .post(&url)
+        .bearer_auth(ONESTOP_TOKEN)
+        .json(&big)
+        .send()
+        .await?;
+    assert_eq!(response.status(), 413);
+    let answer: Value = response.json().await?;
+    assert_eq!(answer["error"], "too_large", "{answer}");
+
+    // 8 MiB of spaces around one event, gzip-compressed to a few KiB.
+    let mut body = vec![b' '; 8 << 20];
+    body.extend_from_slice(good(0).to_string().as_bytes());
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut encoder, &body)?;
+    let compressed = encoder.finish()?;
+    assert!(compressed.len() < 64 * 1024);
+    let response = pipeline
+        .http
+        .post(&url)
+        .bearer_auth(ONESTOP_TOKEN)
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(compressed)
+        .send()
+        .await?;
+    assert_eq!(response.status(), 413);
+
+    // Within the limits, gzip is accepted.
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(
+        &mut encoder,
+        json!([good(1), good(2)]).to_string().as_bytes(),
+    )?;
+    let response = pipeline
+        .http
+        .post(&url)
+        .bearer_auth(ONESTOP_TOKEN)
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(encoder.finish()?)
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await?;
+    assert_eq!(answer["accepted"], 2, "{answer}");
+    pipeline
+        .wait_for("SELECT uniqExact(event_id) FROM events", 2, ARRIVAL_TIMEOUT)
+        .await?;
+    pipeline.stop().await
+}

@@ -49,6 +49,8 @@ ensure_chdb() {
 if step "chDB for the SQL check" ensure_chdb; then
   step "SQL on ClickHouse 18.16 and current (tests/sql/check_sql.py)" python3 tests/sql/check_sql.py || true
 fi
+# The ingest API against its OpenAPI description, property-based (Schemathesis; needs Kafka).
+step "API property test (tests/api/schemathesis.sh)" tests/api/schemathesis.sh || true
 step "cargo fmt --check" cargo fmt --all -- --check || true
 step "cargo clippy" cargo clippy --workspace --all-targets "${locked[@]}" -- -D warnings || true
 

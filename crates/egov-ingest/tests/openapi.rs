@@ -76,7 +76,10 @@ fn event_schemas_are_the_files_of_schemas_v1() -> anyhow::Result<()> {
         "components.schemas.Event must equal schemas/v1/envelope.schema.json without $schema and $id"
     );
     let documented = strings(&components["Event"]["properties"]["event_type"]["enum"]);
-    let code: Vec<String> = EventType::ALL.iter().map(|t| t.as_str().to_owned()).collect();
+    let code: Vec<String> = EventType::ALL
+        .iter()
+        .map(|t| t.as_str().to_owned())
+        .collect();
     assert_eq!(documented, code, "the event types are EventType::ALL");
     for event_type in EventType::ALL {
         let name = format!("payload.{}", event_type.as_str());
@@ -112,11 +115,10 @@ fn per_event_codes_are_the_contracts() -> anyhow::Result<()> {
         }
     }
     let doc = openapi()?;
-    let documented: BTreeSet<String> = strings(
-        &doc["components"]["schemas"]["EventError"]["properties"]["code"]["enum"],
-    )
-    .into_iter()
-    .collect();
+    let documented: BTreeSet<String> =
+        strings(&doc["components"]["schemas"]["EventError"]["properties"]["code"]["enum"])
+            .into_iter()
+            .collect();
     let code: BTreeSet<String> = all.iter().map(|c| c.as_str().to_owned()).collect();
     assert_eq!(documented, code);
     Ok(())
@@ -150,9 +152,10 @@ fn documented_statuses_and_error_codes_are_those_the_code_answers() -> anyhow::R
     assert_eq!(documented, code_statuses, "documented statuses");
     for (status, codes) in &by_status {
         let schema = &responses[status.to_string()]["content"]["application/json"]["schema"];
-        let documented: BTreeSet<String> = strings(&schema["allOf"][1]["properties"]["error"]["enum"])
-            .into_iter()
-            .collect();
+        let documented: BTreeSet<String> =
+            strings(&schema["allOf"][1]["properties"]["error"]["enum"])
+                .into_iter()
+                .collect();
         assert_eq!(&documented, codes, "error codes of {status}");
         assert_eq!(schema["allOf"][0]["$ref"], "#/components/schemas/Error");
     }
@@ -191,7 +194,11 @@ async fn every_route_is_documented_and_served() -> anyhow::Result<()> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .build_recorder()
         .handle();
-    let ingest = Ingest::new(&settings.ingest_config(), Some(metrics), Readiness::always())?;
+    let ingest = Ingest::new(
+        &settings.ingest_config(),
+        Some(metrics),
+        Readiness::always(),
+    )?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let server = tokio::spawn(async move { axum::serve(listener, ingest.router()).await });

@@ -1,0 +1,38 @@
+//! Deletes the Kafka topics named on the command line: the cleanup of test
+//! scripts (tests/api/schemathesis.sh). Only topics named `test.*` are
+//! touched. Brokers from `EGOV__KAFKA__BROKERS` (default 127.0.0.1:9092).
+
+use anyhow::{bail, Context};
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use std::time::Duration;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let topics: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(topic) = topics.iter().find(|t| !t.starts_with("test.")) {
+        bail!("refusing to delete `{topic}`: not a test topic (test.*)");
+    }
+    if topics.is_empty() {
+        return Ok(());
+    }
+    let brokers =
+        std::env::var("EGOV__KAFKA__BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned());
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()?;
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = admin
+        .delete_topics(&names, &options)
+        .await
+        .context("deleting topics")?;
+    for result in results {
+        match result {
+            Ok(topic) => println!("deleted topic {topic}"),
+            Err((topic, code)) => eprintln!("topic {topic}: {code}"),
+        }
+    }
+    Ok(())
+}

@@ -331,3 +331,49 @@ async fn oversized_requests_get_413_even_when_gzip_hides_the_size() -> anyhow::R
         .await?;
     pipeline.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_kafka_ingest_stays_up_and_answers_503_with_retry_after() -> anyhow::Result<()> {
+    let mut settings = egov_tests::unique_settings("nokafka")?;
+    // Nothing listens on port 1: every produce times out.
+    settings.kafka.brokers = "127.0.0.1:1".into();
+    settings.kafka.produce_timeout_ms = 1_500;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/v1/events", listener.local_addr()?);
+    let (trigger, shutdown) = egov_common::shutdown::channel();
+    let ingest = tokio::spawn(egov_ingest::run(
+        settings.ingest_config(),
+        listener,
+        shutdown,
+        None,
+    ));
+    let body = event(
+        "e-1",
+        "dossier.resolved",
+        "2021-05-07T10:00:00+07:00",
+        "244",
+        json!({"dossier_id": "HS-1"}),
+    );
+    let response = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(ONESTOP_TOKEN)
+        .json(&body)
+        .send()
+        .await?;
+    assert_eq!(response.status(), 503);
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(retry_after >= 1);
+    let answer: Value = response.json().await?;
+    assert_eq!(answer["error"], "unavailable", "{answer}");
+    // Still serving: a bad request is still answered at once.
+    let response = reqwest::Client::new().post(&url).json(&body).send().await?;
+    assert_eq!(response.status(), 401);
+    trigger.trigger();
+    tokio::time::timeout(Duration::from_secs(30), ingest).await???;
+    Ok(())
+}

@@ -189,3 +189,26 @@ where
     }
     Ok(read)
 }
+
+/// [`ensure_topics`] until it succeeds or `shutdown`: a service starting while
+/// Kafka is down keeps running (ingest answers 503 meanwhile) instead of exiting.
+pub async fn ensure_topics_retrying(
+    config: &KafkaConfig,
+    topics: &[&str],
+    mut shutdown: crate::shutdown::Shutdown,
+) {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match ensure_topics(config, topics).await {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "cannot create topics yet; retrying");
+            }
+        }
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}

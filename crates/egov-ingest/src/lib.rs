@@ -225,7 +225,13 @@ pub async fn run_with(
     metrics: Option<PrometheusHandle>,
     readiness: Readiness,
 ) -> Result<(), IngestError> {
-    kafka::ensure_topics(&config.kafka, &[&config.kafka.raw_topic]).await?;
+    // Kafka may be down at start: serve anyway (503s, not ready) and create the topic when it is back.
+    let topics = tokio::spawn({
+        let (kafka_config, shutdown) = (config.kafka.clone(), shutdown.clone());
+        async move {
+            kafka::ensure_topics_retrying(&kafka_config, &[&kafka_config.raw_topic], shutdown).await
+        }
+    });
     let ingest = Ingest::new(&config, metrics, readiness.clone())?;
     let state = ingest.state.clone();
     let address = listener.local_addr()?;
@@ -244,10 +250,15 @@ pub async fn run_with(
             }
         })
         .await?;
+    topics.abort();
     let producer = state.producer.clone();
-    tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10)))
+    let flushed = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10)))
         .await
-        .map_err(|e| IngestError::Serve(std::io::Error::other(e)))??;
+        .map_err(|e| IngestError::Serve(std::io::Error::other(e)))?;
+    if let Err(error) = flushed {
+        // Every request waiting on these messages has had its 503 already.
+        warn!(%error, "producer not flushed at shutdown");
+    }
     info!("ingest stopped");
     Ok(())
 }

@@ -79,7 +79,12 @@ impl From<CuratedEvent> for EventRow {
 
 /// Consumes until `shutdown`; the batch in hand is inserted and committed first.
 pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadError> {
-    kafka::ensure_topics(&config.kafka, &[&config.kafka.curated_topic]).await?;
+    kafka::ensure_topics_retrying(
+        &config.kafka,
+        &[&config.kafka.curated_topic],
+        shutdown.clone(),
+    )
+    .await;
     let consumer = std::sync::Arc::new(kafka::durable_consumer(
         &config.kafka,
         &config.kafka.load_group,

@@ -45,11 +45,12 @@ struct Outgoing {
 /// Consumes until `shutdown`, then commits what is durable and returns.
 pub async fn run(config: TransformConfig, mut shutdown: Shutdown) -> Result<(), TransformError> {
     let topics = &config.kafka;
-    kafka::ensure_topics(
+    kafka::ensure_topics_retrying(
         topics,
         &[&topics.raw_topic, &topics.curated_topic, &topics.dlq_topic],
+        shutdown.clone(),
     )
-    .await?;
+    .await;
     let catalogue = Catalogue::load(config.catalogue.path.as_deref())?;
     let contract = Contract::v1()?;
     let producer = kafka::durable_producer(topics)?;

@@ -1,0 +1,542 @@
+//! What operators and source systems see of a running ingest: `/readyz`
+//! (an unreachable ClickHouse, shutdown), the limits that protect senders from
+//! each other (429 per token, the in-flight cap, the request timeout),
+//! `/metrics` and `/openapi.json`; and the consumer-lag measurement. Against
+//! the real local Kafka; ClickHouse is a fake one where its outage is tested.
+
+use egov_common::config::{Settings, TokenConfig};
+use egov_common::kafka;
+use egov_common::ops::{self, Readiness};
+use egov_common::shutdown::{self, ShutdownTrigger};
+use egov_common::System;
+use egov_ingest::metrics_exporter_prometheus::PrometheusHandle;
+use egov_tests::{remove_resources, unique_settings, DOCUMENTS_TOKEN, ONESTOP_TOKEN};
+use rdkafka::producer::FutureRecord;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// Reads what is there (0 at the end), without tokio's `io-util`.
+async fn read_some(stream: &TcpStream, buffer: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        stream.readable().await?;
+        match stream.try_read(buffer) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            result => return result,
+        }
+    }
+}
+
+async fn write_all(stream: &TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Reads until the peer closes.
+async fn read_to_end(stream: &TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut all = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match read_some(stream, &mut buffer).await? {
+            0 => return Ok(all),
+            n => all.extend_from_slice(&buffer[..n]),
+        }
+    }
+}
+
+/// Removes a test's topics and database when dropped, even after a failure.
+struct Cleanup(Settings);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let settings = self.0.clone();
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(runtime) = runtime {
+                if let Err(error) = runtime.block_on(remove_resources(&settings)) {
+                    eprintln!("test cleanup: {error:#}");
+                }
+            }
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// An ingest service of one test, on port 0, with its own raw topic.
+struct Ingest {
+    addr: SocketAddr,
+    http: reqwest::Client,
+    trigger: Option<ShutdownTrigger>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    _cleanup: Cleanup,
+}
+
+impl Ingest {
+    /// Readiness as `egov ingest` has it (Kafka and catalogue) unless given.
+    async fn start(
+        settings: Settings,
+        readiness: Option<Readiness>,
+        metrics: Option<PrometheusHandle>,
+    ) -> anyhow::Result<Self> {
+        let cleanup = Cleanup(settings.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (trigger, shutdown) = shutdown::channel();
+        let config = settings.ingest_config();
+        let task = tokio::spawn(async move {
+            match readiness {
+                Some(readiness) => {
+                    let checks = readiness.spawn(shutdown.clone());
+                    let result =
+                        egov_ingest::run_with(config, listener, shutdown, metrics, readiness).await;
+                    checks.abort();
+                    Ok(result?)
+                }
+                None => Ok(egov_ingest::run(config, listener, shutdown, metrics).await?),
+            }
+        });
+        Ok(Self {
+            addr,
+            http: reqwest::Client::new(),
+            trigger: Some(trigger),
+            task: Some(task),
+            _cleanup: cleanup,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// `/readyz`: the status and the body.
+    async fn readyz(&self) -> anyhow::Result<(u16, String)> {
+        let response = self.http.get(self.url("/readyz")).send().await?;
+        Ok((response.status().as_u16(), response.text().await?))
+    }
+
+    /// Polls `/readyz` until `done` holds; fails after `timeout`.
+    async fn wait_readyz(
+        &self,
+        timeout: Duration,
+        done: impl Fn(u16, &str) -> bool,
+    ) -> anyhow::Result<(u16, String)> {
+        let started = Instant::now();
+        loop {
+            let (status, body) = self.readyz().await?;
+            if done(status, &body) {
+                return Ok((status, body));
+            }
+            if started.elapsed() > timeout {
+                anyhow::bail!("/readyz is still {status} {body} after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn wait_ready(&self) -> anyhow::Result<()> {
+        self.wait_readyz(Duration::from_secs(30), |status, _| status == 200)
+            .await
+            .map(drop)
+    }
+
+    async fn post(&self, token: &str, body: &Value) -> anyhow::Result<reqwest::Response> {
+        Ok(self
+            .http
+            .post(self.url("/v1/events"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await?)
+    }
+
+    async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(trigger) = self.trigger.take() {
+            trigger.trigger();
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(30), task).await???;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        if let Some(trigger) = self.trigger.take() {
+            trigger.trigger();
+        }
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+fn dossier(id: &str) -> Value {
+    json!({"event_id": id, "event_type": "dossier.resolved", "occurred_at": "2021-05-07T10:00:00+07:00",
+           "unit_code": "244", "payload": {"dossier_id": "HS-1"}})
+}
+
+fn document(id: &str, unit: &str) -> Value {
+    json!({"event_id": id, "event_type": "document.completed", "occurred_at": "2021-05-07T10:00:00+07:00",
+           "unit_code": unit, "payload": {"document_id": "VB-1"}})
+}
+
+/// Fast readiness checks, so that tests see changes within a second.
+fn fast_checks(settings: &mut Settings) {
+    settings.ops.readiness_interval_ms = 200;
+    settings.ops.probe_timeout_ms = 500;
+}
+
+/// A stand-in for ClickHouse's HTTP interface: answers `1` to anything, or,
+/// while stopped, accepts connections and never answers (as a ClickHouse
+/// stopped with SIGSTOP does).
+struct FakeClickHouse {
+    url: String,
+    stopped: Arc<AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+impl FakeClickHouse {
+    async fn start() -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let stopped = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn({
+            let stopped = stopped.clone();
+            async move {
+                while let Ok((socket, _)) = listener.accept().await {
+                    let stopped = stopped.clone();
+                    tokio::spawn(async move {
+                        let mut buffer = [0u8; 4096];
+                        let mut request = Vec::new();
+                        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match read_some(&socket, &mut buffer).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => request.extend_from_slice(&buffer[..n]),
+                            }
+                        }
+                        if stopped.load(Ordering::SeqCst) {
+                            // Hold the connection, answer nothing.
+                            tokio::time::sleep(Duration::from_secs(60)).await;
+                            return;
+                        }
+                        let answer =
+                            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n1\n";
+                        let _ = write_all(&socket, answer.as_bytes()).await;
+                    });
+                }
+            }
+        });
+        Ok(Self { url, stopped, task })
+    }
+
+    fn set_stopped(&self, stopped: bool) {
+        self.stopped.store(stopped, Ordering::SeqCst);
+    }
+}
+
+impl Drop for FakeClickHouse {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_names_an_unreachable_clickhouse_within_seconds_and_recovers() -> anyhow::Result<()>
+{
+    let clickhouse = FakeClickHouse::start().await?;
+    let mut settings = unique_settings("ops_ready")?;
+    fast_checks(&mut settings);
+    settings.clickhouse.url = clickhouse.url.clone();
+    // As in `egov run`: Kafka, ClickHouse and the catalogue.
+    let readiness = Readiness::builder(&settings.ops)
+        .kafka(&settings.kafka)
+        .clickhouse(&settings.clickhouse)
+        .catalogue()
+        .build()?;
+    let ingest = Ingest::start(settings, Some(readiness), None).await?;
+    ingest.wait_ready().await?;
+    let (status, body) = ingest.readyz().await?;
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    let health = ingest.http.get(ingest.url("/healthz")).send().await?;
+    assert_eq!(health.status(), 200);
+
+    clickhouse.set_stopped(true);
+    let stopped = Instant::now();
+    let (status, body) = ingest
+        .wait_readyz(Duration::from_secs(5), |status, _| status == 503)
+        .await?;
+    assert_eq!(status, 503);
+    let body: Value = serde_json::from_str(&body)?;
+    assert_eq!(
+        body,
+        json!({"ready": false, "reasons": ["clickhouse: no answer within 0.5 s"]}),
+        "after {:?}",
+        stopped.elapsed()
+    );
+    // Alive all the same.
+    let health = ingest.http.get(ingest.url("/healthz")).send().await?;
+    assert_eq!(health.status(), 200);
+
+    clickhouse.set_stopped(false);
+    ingest
+        .wait_readyz(Duration::from_secs(5), |status, _| status == 200)
+        .await?;
+    ingest.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_answers_503_from_the_moment_shutdown_starts() -> anyhow::Result<()> {
+    let mut settings = unique_settings("ops_stop")?;
+    fast_checks(&mut settings);
+    settings.ingest.shutdown_grace_ms = 1_500;
+    let mut ingest = Ingest::start(settings, None, None).await?;
+    ingest.wait_ready().await?;
+    if let Some(trigger) = ingest.trigger.take() {
+        trigger.trigger();
+    }
+    let (_, body) = ingest
+        .wait_readyz(Duration::from_secs(1), |status, _| status == 503)
+        .await?;
+    let body: Value = serde_json::from_str(&body)?;
+    assert_eq!(body, json!({"ready": false, "reasons": ["shutting down"]}));
+    // Requests are still served during the grace period, for the load balancer to drain.
+    let response = ingest.post(ONESTOP_TOKEN, &dossier("stop-1")).await?;
+    assert_eq!(response.status(), 200);
+    let stopping = Instant::now();
+    ingest.stop().await?;
+    assert!(stopping.elapsed() < Duration::from_secs(10));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_over_its_rate_gets_429_and_other_tokens_do_not() -> anyhow::Result<()> {
+    let mut settings = unique_settings("ops_rate")?;
+    settings.ingest.rate_limit_events_per_s = 1.0;
+    settings.ingest.rate_limit_burst = 3.0;
+    settings.ingest.tokens.push(TokenConfig {
+        token: "local-onestop-2".into(),
+        system: System::Onestop,
+        units: vec!["*".into()],
+    });
+    let ingest = Ingest::start(settings, None, None).await?;
+    ingest.wait_ready().await?;
+
+    // Five events with a burst of three: taken, and the token owes two.
+    let five: Vec<Value> = (0..5).map(|i| dossier(&format!("rate-{i}"))).collect();
+    let response = ingest.post(ONESTOP_TOKEN, &json!(five)).await?;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await?;
+    assert_eq!(answer["accepted"], 5);
+
+    let response = ingest.post(ONESTOP_TOKEN, &dossier("rate-5")).await?;
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!((2..=3).contains(&retry_after), "Retry-After {retry_after}");
+    assert!(response.headers().contains_key("x-request-id"));
+    let error: Value = response.json().await?;
+    assert_eq!(error["error"], "rate_limited");
+
+    // Another sender is not slowed down by the first one.
+    let response = ingest.post("local-onestop-2", &dossier("rate-6")).await?;
+    assert_eq!(response.status(), 200);
+
+    // The debt is paid back at the configured rate.
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    let response = ingest.post(ONESTOP_TOKEN, &dossier("rate-7")).await?;
+    assert_eq!(response.status(), 200);
+    ingest.stop().await
+}
+
+/// Sends the head of a POST and a part of its body, and holds the rest.
+async fn slow_request(addr: SocketAddr) -> anyhow::Result<TcpStream> {
+    let stream = TcpStream::connect(addr).await?;
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {ONESTOP_TOKEN}\r\n\
+         content-type: application/json\r\ncontent-length: 1000\r\nx-request-id: slow-1\r\n\r\n["
+    );
+    write_all(&stream, head.as_bytes()).await?;
+    Ok(stream)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_beyond_the_in_flight_cap_get_503_and_slow_ones_time_out() -> anyhow::Result<()> {
+    let mut settings = unique_settings("ops_cap")?;
+    settings.ingest.max_in_flight = 1;
+    settings.ingest.request_timeout_ms = 1_500;
+    let ingest = Ingest::start(settings, None, None).await?;
+    ingest.wait_ready().await?;
+
+    let slow = slow_request(ingest.addr).await?;
+    let sent = Instant::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let response = ingest.post(ONESTOP_TOKEN, &dossier("cap-1")).await?;
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let error: Value = response.json().await?;
+    assert_eq!(error["error"], "overloaded");
+
+    // The slow request is answered 503 `timeout` after the request timeout.
+    let answer = tokio::time::timeout(Duration::from_secs(10), read_to_end(&slow)).await??;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 503"),
+        "{answer}\nafter {:?}",
+        sent.elapsed()
+    );
+    assert!(answer.contains("\"error\":\"timeout\""), "{answer}");
+    assert!(answer.contains("x-request-id: slow-1"), "{answer}");
+    assert!(sent.elapsed() >= Duration::from_millis(1_400));
+
+    // The place is free again.
+    let response = ingest.post(ONESTOP_TOKEN, &dossier("cap-2")).await?;
+    assert_eq!(response.status(), 200);
+    ingest.stop().await
+}
+
+/// The process's Prometheus recorder: one per test binary, shared by its tests.
+fn recorder() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let handle = egov_common::telemetry::init_metrics()?;
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// The value of the sample `name{labels}` in a Prometheus text, 0 if absent.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_events_by_system_and_outcome() -> anyhow::Result<()> {
+    let settings = unique_settings("ops_metrics")?;
+    let ingest = Ingest::start(settings, None, Some(recorder()?)).await?;
+    ingest.wait_ready().await?;
+    let metrics = || async {
+        let response = ingest.http.get(ingest.url("/metrics")).send().await?;
+        anyhow::ensure!(response.status() == 200);
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        anyhow::ensure!(content_type.starts_with("text/plain"), "{content_type}");
+        Ok(response.text().await?)
+    };
+    let series = |outcome: &str| {
+        format!("egov_ingest_events_total{{system=\"documents\",outcome=\"{outcome}\"}}")
+    };
+    let before = metrics().await?;
+    // Only this test sends documents events in this binary: the deltas are exact.
+    let batch = json!([
+        document("m-1", "244"),
+        document("m-2", "08707"),
+        document("m-3", "99999"),
+        dossier("m-4"),
+        document("m-1", "244"),
+        {"event_id": "m-6"},
+    ]);
+    let response = ingest.post(DOCUMENTS_TOKEN, &batch).await?;
+    assert_eq!(response.status(), 200);
+    let after = metrics().await?;
+    for (outcome, delta) in [
+        ("accepted", 2.0),
+        ("unknown_unit", 1.0),
+        ("forbidden", 1.0),
+        ("duplicate_in_request", 1.0),
+        ("invalid", 1.0),
+    ] {
+        assert_eq!(
+            sample(&after, &series(outcome)) - sample(&before, &series(outcome)),
+            delta,
+            "{outcome}\n{after}"
+        );
+    }
+    for histogram in [
+        "egov_ingest_request_duration_seconds_count",
+        "egov_kafka_produce_duration_seconds_count",
+    ] {
+        assert!(sample(&after, histogram) >= 1.0, "{histogram}\n{after}");
+    }
+    assert!(after.contains("egov_ingest_request_duration_seconds_bucket{le=\"0.005\"}"));
+    assert!(sample(&after, "egov_ingest_requests_total{status=\"200\"}") >= 1.0);
+    assert!(after.contains("# HELP egov_ingest_events_total"));
+
+    // And the description of the API is served as it is in the repository.
+    let served: Value = ingest
+        .http
+        .get(ingest.url("/openapi.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../schemas/openapi.json"
+    ))?)?;
+    assert_eq!(served, file);
+    ingest.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_lag_is_the_high_watermark_minus_the_position() -> anyhow::Result<()> {
+    let mut settings = unique_settings("ops_lag")?;
+    settings.kafka.partitions = 1;
+    let _cleanup = Cleanup(settings.clone());
+    let config = &settings.kafka;
+    kafka::ensure_topics(config, &[&config.raw_topic]).await?;
+    let producer = kafka::durable_producer(config)?;
+    for i in 0..5 {
+        let payload = format!("m{i}");
+        producer
+            .send(
+                FutureRecord::<(), _>::to(&config.raw_topic).payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(error, _)| error)?;
+    }
+    let consumer = kafka::durable_consumer(config, &config.transform_group, &config.raw_topic)?;
+    for _ in 0..2 {
+        tokio::time::timeout(Duration::from_secs(30), consumer.recv()).await??;
+    }
+    let lags = ops::measure_lag(&consumer, Duration::from_secs(10))?;
+    assert_eq!(
+        lags,
+        vec![ops::PartitionLag {
+            topic: config.raw_topic.clone(),
+            partition: 0,
+            lag: 3
+        }]
+    );
+    Ok(())
+}

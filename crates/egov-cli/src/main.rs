@@ -2,6 +2,7 @@
 //! bind, install signal handlers, and call the services' `run` functions.
 
 mod scenario;
+mod status;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -51,6 +52,8 @@ enum Command {
     /// Generates events and pushes them through the HTTP API.
     #[command(subcommand)]
     Scenario(scenario::ScenarioCommand),
+    /// One screen for an operator: services up and ready, throughput, lag, dead letters.
+    Status(status::StatusArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -156,6 +159,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Dlq(command) => dlq(&settings, command).await,
         Command::Reconcile(args) => reconcile(&settings, args).await,
         Command::Scenario(command) => scenario::run(command).await,
+        Command::Status(args) => status::run(&settings, args).await,
     }
 }
 

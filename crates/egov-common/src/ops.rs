@@ -16,7 +16,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -52,7 +52,7 @@ impl Check {
 }
 
 /// The answer of `/readyz`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadyStatus {
     pub ready: bool,
     /// Why not, one line per failing check (`"clickhouse: connection refused"`).
@@ -509,6 +509,86 @@ pub fn measure_lag<C: Consumer>(
         });
     }
     Ok(lags)
+}
+
+/// A client for [`group_lag`] and [`topic_messages`]: in `group` (none if
+/// empty) without ever subscribing, so it never joins the group's rebalances.
+fn outside_client(config: &KafkaConfig, group: &str) -> Result<BaseConsumer, KafkaError> {
+    let mut client = ClientConfig::new();
+    client
+        .set("bootstrap.servers", &config.brokers)
+        .set("allow.auto.create.topics", "false")
+        .set("enable.auto.commit", "false");
+    if !group.is_empty() {
+        client.set("group.id", group);
+    }
+    client.create()
+}
+
+fn partitions_of(
+    client: &BaseConsumer,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Vec<i32>, KafkaError> {
+    let metadata = client.fetch_metadata(Some(topic), timeout)?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect())
+}
+
+/// The lag of consumer group `group` on `topic` seen from outside: per
+/// partition, the high watermark minus the group's committed offset (minus the
+/// low watermark where it has committed nothing). Blocking; no topic, no rows.
+pub fn group_lag(
+    config: &KafkaConfig,
+    group: &str,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Vec<PartitionLag>, KafkaError> {
+    let client = outside_client(config, group)?;
+    let partitions = partitions_of(&client, topic, timeout)?;
+    if partitions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut list = TopicPartitionList::new();
+    for partition in &partitions {
+        list.add_partition(topic, *partition);
+    }
+    let committed = client.committed_offsets(list, timeout)?;
+    let mut lags = Vec::with_capacity(partitions.len());
+    for element in committed.elements() {
+        let (low, high) = client.fetch_watermarks(topic, element.partition(), timeout)?;
+        let position = match element.offset() {
+            Offset::Offset(offset) => offset.max(low),
+            _ => low,
+        };
+        lags.push(PartitionLag {
+            topic: topic.to_owned(),
+            partition: element.partition(),
+            lag: (high - position).max(0),
+        });
+    }
+    lags.sort_by_key(|lag| lag.partition);
+    Ok(lags)
+}
+
+/// Messages `topic` holds now: the sum of high minus low watermarks of its
+/// partitions (0 when it does not exist). Blocking.
+pub fn topic_messages(
+    config: &KafkaConfig,
+    topic: &str,
+    timeout: Duration,
+) -> Result<i64, KafkaError> {
+    let client = outside_client(config, "")?;
+    let mut total = 0;
+    for partition in partitions_of(&client, topic, timeout)? {
+        let (low, high) = client.fetch_watermarks(topic, partition, timeout)?;
+        total += (high - low).max(0);
+    }
+    Ok(total)
 }
 
 #[cfg(test)]

@@ -1,0 +1,538 @@
+//! `egov status`: one screen for an operator. Each service up or down and
+//! ready or not (its `/healthz` and `/readyz`), what ClickHouse received in the
+//! last minute and when it last took an insert, the consumer groups' lag and
+//! the dead letters (from Kafka, without joining any group). Every part is
+//! measured on its own: one that cannot be reached is reported, not fatal.
+
+use chrono::{DateTime, Utc};
+use egov_common::config::{ClickHouseConfig, Settings};
+use egov_common::ops;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// `json` for one JSON object; a table otherwise.
+    #[arg(long, value_enum, default_value = "table")]
+    format: StatusFormat,
+    /// How long each probe may take, in milliseconds.
+    #[arg(long, default_value_t = 2_000)]
+    timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum StatusFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    pub at: DateTime<Utc>,
+    pub services: Vec<Service>,
+    pub clickhouse: ClickHouse,
+    pub consumer_lag: Vec<GroupLag>,
+    pub dead_letters: Measured<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Service {
+    pub name: &'static str,
+    pub address: String,
+    /// `/healthz` answered 200.
+    pub up: bool,
+    /// `/readyz` answered 200; `None` when not up.
+    pub ready: Option<bool>,
+    /// Why not ready, or why not up.
+    pub reasons: Vec<String>,
+    /// Not on its own port but inside the ingest process (`egov run`).
+    pub in_ingest_process: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClickHouse {
+    /// Rows whose `ingested_ms` is within the last minute.
+    pub rows_last_minute: Measured<u64>,
+    /// When the `events` table last got a new part (an insert or a merge).
+    pub last_insert: Measured<Option<DateTime<Utc>>>,
+    /// The latest `ingested_ms` in `events`.
+    pub last_ingested: Measured<Option<DateTime<Utc>>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupLag {
+    pub service: &'static str,
+    pub group: String,
+    pub topic: String,
+    pub lag: Measured<i64>,
+}
+
+/// A value, or why it could not be measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Measured<T> {
+    Value(T),
+    Error { error: String },
+}
+
+impl<T> Measured<T> {
+    fn from_result<E: std::fmt::Display>(result: Result<T, E>) -> Self {
+        match result {
+            Ok(value) => Measured::Value(value),
+            Err(error) => Measured::Error {
+                error: error.to_string(),
+            },
+        }
+    }
+}
+
+pub async fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<()> {
+    let timeout = Duration::from_millis(args.timeout_ms.max(1));
+    let status = collect(settings, timeout).await;
+    match args.format {
+        StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&status)?),
+        StatusFormat::Table => print!("{}", render(&status)),
+    }
+    Ok(())
+}
+
+async fn collect(settings: &Settings, timeout: Duration) -> Status {
+    let http = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .unwrap_or_default();
+    let kafka = &settings.kafka;
+    let (services, clickhouse, lags, dead_letters) = tokio::join!(
+        services(&http, settings),
+        clickhouse(&http, &settings.clickhouse),
+        async {
+            let groups = [
+                (
+                    "transform",
+                    kafka.transform_group.clone(),
+                    kafka.raw_topic.clone(),
+                ),
+                (
+                    "load",
+                    kafka.load_group.clone(),
+                    kafka.curated_topic.clone(),
+                ),
+            ];
+            let mut lags = Vec::new();
+            for (service, group, topic) in groups {
+                let config = kafka.clone();
+                let (g, t) = (group.clone(), topic.clone());
+                let lag = tokio::task::spawn_blocking(move || {
+                    ops::group_lag(&config, &g, &t, timeout)
+                        .map(|partitions| partitions.iter().map(|p| p.lag).sum::<i64>())
+                })
+                .await;
+                lags.push(GroupLag {
+                    service,
+                    group,
+                    topic,
+                    lag: Measured::from_result(flatten(lag)),
+                });
+            }
+            lags
+        },
+        async {
+            let (config, topic) = (kafka.clone(), kafka.dlq_topic.clone());
+            let count =
+                tokio::task::spawn_blocking(move || ops::topic_messages(&config, &topic, timeout))
+                    .await;
+            Measured::from_result(flatten(count))
+        },
+    );
+    Status {
+        at: Utc::now(),
+        services,
+        clickhouse,
+        consumer_lag: lags,
+        dead_letters,
+    }
+}
+
+fn flatten<T, E: std::fmt::Display>(
+    joined: Result<Result<T, E>, tokio::task::JoinError>,
+) -> Result<T, String> {
+    match joined {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(format!("kafka: {error}")),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+async fn services(http: &reqwest::Client, settings: &Settings) -> Vec<Service> {
+    let (ingest, transform, load) = tokio::join!(
+        probe(http, "ingest", &settings.ingest.listen),
+        probe(http, "transform", &settings.transform.listen),
+        probe(http, "load", &settings.load.listen),
+    );
+    let mut services = vec![ingest, transform, load];
+    // Under `egov run` the consumers have no port of their own; their lag
+    // gauges in the ingest process's metrics say they run there.
+    if services[0].up {
+        let metrics = get_text(http, &settings.ingest.listen, ops::METRICS_PATH)
+            .await
+            .map(|(_, text)| text)
+            .unwrap_or_default();
+        let (ready, reasons) = (services[0].ready, services[0].reasons.clone());
+        for service in services.iter_mut().skip(1).filter(|s| !s.up) {
+            let gauge = format!("egov_consumer_lag{{service=\"{}\"", service.name);
+            if metrics.contains(&gauge) {
+                // Same process, same readiness.
+                service.in_ingest_process = true;
+                service.up = true;
+                service.ready = ready;
+                service.reasons = reasons.clone();
+            }
+        }
+    }
+    services
+}
+
+async fn get_text(
+    http: &reqwest::Client,
+    address: &str,
+    path: &str,
+) -> Result<(u16, String), String> {
+    let response = http
+        .get(format!("http://{address}{path}"))
+        .send()
+        .await
+        .map_err(|e| short_http_error(&e))?;
+    let status = response.status().as_u16();
+    let text = response.text().await.map_err(|e| short_http_error(&e))?;
+    Ok((status, text))
+}
+
+fn short_http_error(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        return "no answer in time".to_owned();
+    }
+    if error.is_connect() {
+        return "not listening (connection refused)".to_owned();
+    }
+    let mut root: &dyn std::error::Error = error;
+    while let Some(source) = root.source() {
+        root = source;
+    }
+    root.to_string()
+}
+
+async fn probe(http: &reqwest::Client, name: &'static str, address: &str) -> Service {
+    let mut service = Service {
+        name,
+        address: address.to_owned(),
+        up: false,
+        ready: None,
+        reasons: Vec::new(),
+        in_ingest_process: false,
+    };
+    match get_text(http, address, ops::HEALTHZ_PATH).await {
+        Ok((200, _)) => service.up = true,
+        Ok((status, _)) => service.reasons.push(format!("/healthz answered {status}")),
+        Err(reason) => service.reasons.push(reason),
+    }
+    if !service.up {
+        return service;
+    }
+    match get_text(http, address, ops::READYZ_PATH).await {
+        Ok((200, _)) => service.ready = Some(true),
+        Ok((503, body)) => {
+            service.ready = Some(false);
+            service.reasons = serde_json::from_str::<ops::ReadyStatus>(&body)
+                .map(|status| status.reasons)
+                .unwrap_or_else(|_| vec![body.trim().to_owned()]);
+        }
+        Ok((status, _)) => service.reasons.push(format!("/readyz answered {status}")),
+        Err(reason) => service.reasons.push(format!("/readyz: {reason}")),
+    }
+    service
+}
+
+async fn clickhouse(http: &reqwest::Client, config: &ClickHouseConfig) -> ClickHouse {
+    let since_ms = Utc::now().timestamp_millis().saturating_sub(60_000).max(0);
+    let database = config.database.replace('\'', "");
+    let rows_sql = format!("SELECT count() FROM events WHERE ingested_ms >= {since_ms}");
+    let parts_sql = format!(
+        "SELECT toUInt32(max(modification_time)) FROM system.parts \
+         WHERE database = '{database}' AND table = 'events' AND active"
+    );
+    let (rows, last_insert, last_ingested) = tokio::join!(
+        query(http, config, &rows_sql),
+        query(http, config, &parts_sql),
+        query(http, config, "SELECT max(ingested_ms) FROM events"),
+    );
+    ClickHouse {
+        rows_last_minute: Measured::from_result(rows.and_then(|text| parse::<u64>(&text))),
+        last_insert: Measured::from_result(
+            last_insert
+                .and_then(|text| parse::<i64>(&text).map(|s| timestamp_ms(s.saturating_mul(1000)))),
+        ),
+        last_ingested: Measured::from_result(
+            last_ingested.and_then(|text| parse::<i64>(&text).map(timestamp_ms)),
+        ),
+    }
+}
+
+fn parse<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("unexpected answer `{}`", text.trim()))
+}
+
+/// `None` for 0: ClickHouse's `max` of nothing.
+fn timestamp_ms(ms: i64) -> Option<DateTime<Utc>> {
+    (ms > 0)
+        .then(|| DateTime::<Utc>::from_timestamp_millis(ms))
+        .flatten()
+}
+
+async fn query(
+    http: &reqwest::Client,
+    config: &ClickHouseConfig,
+    sql: &str,
+) -> Result<String, String> {
+    let response = http
+        .post(&config.url)
+        .query(&[("database", config.database.as_str())])
+        .basic_auth(&config.user, Some(&config.password))
+        .body(format!("{sql} FORMAT TabSeparated"))
+        .send()
+        .await
+        .map_err(|e| format!("clickhouse: {}", short_http_error(&e)))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| format!("clickhouse: {}", short_http_error(&e)))?;
+    if !status.is_success() {
+        let first = text.lines().next().unwrap_or("").chars().take(160);
+        return Err(format!(
+            "clickhouse: HTTP {status}: {}",
+            first.collect::<String>()
+        ));
+    }
+    Ok(text)
+}
+
+fn thousands(n: i128) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (now - at).num_seconds().max(0);
+    let age = match seconds {
+        0..=119 => format!("{seconds} s"),
+        120..=7_199 => format!("{} min", seconds / 60),
+        7_200..=172_799 => format!("{} h", seconds / 3_600),
+        _ => format!("{} days", seconds / 86_400),
+    };
+    format!("{} ({age} ago)", at.format("%Y-%m-%d %H:%M:%S UTC"))
+}
+
+fn show<T>(value: &Measured<T>, format: impl Fn(&T) -> String) -> String {
+    match value {
+        Measured::Value(v) => format(v),
+        Measured::Error { error } => format!("unknown: {error}"),
+    }
+}
+
+/// The table of `egov status`.
+pub fn render(status: &Status) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "egov status at {}\n",
+        status.at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    let _ = writeln!(
+        out,
+        "{:<10} {:<22} {:<5} {:<6} notes",
+        "service", "address", "up", "ready"
+    );
+    for service in &status.services {
+        let up = if service.up { "up" } else { "DOWN" };
+        let ready = match service.ready {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "-",
+        };
+        let mut notes = service.reasons.join("; ");
+        if service.in_ingest_process {
+            notes = if notes.is_empty() {
+                "inside the ingest process (egov run)".to_owned()
+            } else {
+                format!("inside the ingest process (egov run): {notes}")
+            };
+        }
+        let _ = writeln!(
+            out,
+            "{:<10} {:<22} {:<5} {:<6} {notes}",
+            service.name, service.address, up, ready
+        );
+    }
+    let ch = &status.clickhouse;
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<40} {}",
+        "rows into ClickHouse, last minute",
+        show(&ch.rows_last_minute, |n| format!(
+            "{} ({:.1}/s)",
+            thousands(i128::from(*n)),
+            *n as f64 / 60.0
+        ))
+    );
+    let when = |at: &Option<DateTime<Utc>>| match at {
+        Some(at) => ago(*at, status.at),
+        None => "never".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "{:<40} {}",
+        "last ClickHouse insert",
+        show(&ch.last_insert, when)
+    );
+    let _ = writeln!(
+        out,
+        "{:<40} {}",
+        "latest event ingested",
+        show(&ch.last_ingested, when)
+    );
+    for lag in &status.consumer_lag {
+        let label = format!("consumer lag, {} ({})", lag.service, lag.topic);
+        let _ = writeln!(
+            out,
+            "{label:<40} {}",
+            show(&lag.lag, |n| thousands(i128::from(*n)))
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<40} {}",
+        "dead letters",
+        show(&status.dead_letters, |n| thousands(i128::from(*n)))
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status() -> Status {
+        let at = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        Status {
+            at,
+            services: vec![
+                Service {
+                    name: "ingest",
+                    address: "127.0.0.1:8080".into(),
+                    up: true,
+                    ready: Some(false),
+                    reasons: vec!["clickhouse: connection refused".into()],
+                    in_ingest_process: false,
+                },
+                Service {
+                    name: "transform",
+                    address: "127.0.0.1:8081".into(),
+                    up: true,
+                    ready: Some(false),
+                    reasons: vec![],
+                    in_ingest_process: true,
+                },
+                Service {
+                    name: "load",
+                    address: "127.0.0.1:8082".into(),
+                    up: false,
+                    ready: None,
+                    reasons: vec!["not listening (connection refused)".into()],
+                    in_ingest_process: false,
+                },
+            ],
+            clickhouse: ClickHouse {
+                rows_last_minute: Measured::Value(123_456),
+                last_insert: Measured::Value(Some(at - chrono::TimeDelta::seconds(5))),
+                last_ingested: Measured::Error {
+                    error: "clickhouse: no answer in time".into(),
+                },
+            },
+            consumer_lag: vec![GroupLag {
+                service: "load",
+                group: "egov-load".into(),
+                topic: "egov.curated.v1".into(),
+                lag: Measured::Value(1_234_567),
+            }],
+            dead_letters: Measured::Value(0),
+        }
+    }
+
+    #[test]
+    fn the_table_says_what_is_down_and_why() {
+        let table = render(&status());
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[0], "egov status at 2023-11-14 22:13:20 UTC");
+        assert_eq!(
+            lines[3],
+            "ingest     127.0.0.1:8080         up    NO     clickhouse: connection refused"
+        );
+        assert_eq!(
+            lines[4],
+            "transform  127.0.0.1:8081         up    NO     inside the ingest process (egov run)"
+        );
+        assert_eq!(
+            lines[5],
+            "load       127.0.0.1:8082         DOWN  -      not listening (connection refused)"
+        );
+        assert!(table.contains("rows into ClickHouse, last minute        123,456 (2057.6/s)"));
+        assert!(table.contains(
+            "last ClickHouse insert                   2023-11-14 22:13:15 UTC (5 s ago)"
+        ));
+        assert!(table.contains(
+            "latest event ingested                    unknown: clickhouse: no answer in time"
+        ));
+        assert!(table.contains("consumer lag, load (egov.curated.v1)     1,234,567"));
+        assert!(table.contains("dead letters                             0"));
+    }
+
+    #[test]
+    fn json_has_values_or_errors() -> anyhow::Result<()> {
+        let json = serde_json::to_value(status())?;
+        assert_eq!(json["clickhouse"]["rows_last_minute"], 123_456);
+        assert_eq!(
+            json["clickhouse"]["last_ingested"]["error"],
+            "clickhouse: no answer in time"
+        );
+        assert_eq!(json["consumer_lag"][0]["lag"], 1_234_567);
+        assert_eq!(json["services"][2]["up"], false);
+        Ok(())
+    }
+
+    #[test]
+    fn numbers_and_ages_read_well() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(-1_234_567), "-1,234,567");
+        let now = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        assert!(ago(now - chrono::TimeDelta::minutes(5), now).ends_with("(5 min ago)"));
+        assert!(ago(now - chrono::TimeDelta::days(3), now).ends_with("(3 days ago)"));
+        assert_eq!(timestamp_ms(0), None);
+    }
+}

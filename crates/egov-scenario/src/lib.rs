@@ -12,11 +12,15 @@
 pub mod batch;
 pub mod clock;
 pub mod procedures;
+pub mod push;
+pub mod random;
 pub mod reference;
 pub mod report2021;
+pub mod sample;
 pub mod units;
 
-pub use batch::{Batch, DEFAULT_BATCH_SIZE};
+pub use batch::{batches_of_values, Batch, DEFAULT_BATCH_SIZE};
+pub use push::{push, PushError, PushOptions, PushStats, Target};
 pub use reference::{figures, Reference, Report};
 pub use report2021::Report2021;
 

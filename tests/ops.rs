@@ -10,8 +10,13 @@ use egov_common::ops::{self, Readiness};
 use egov_common::shutdown::{self, ShutdownTrigger};
 use egov_common::System;
 use egov_ingest::metrics_exporter_prometheus::PrometheusHandle;
-use egov_tests::{remove_resources, unique_settings, DOCUMENTS_TOKEN, ONESTOP_TOKEN};
+use egov_tests::{unique_settings, DOCUMENTS_TOKEN, ONESTOP_TOKEN};
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::producer::FutureRecord;
+use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,20 +60,31 @@ async fn read_to_end(stream: &TcpStream) -> std::io::Result<Vec<u8>> {
     }
 }
 
-/// Removes a test's topics and database when dropped, even after a failure.
+/// Deletes a test's topics when dropped, even after a failure. (These tests
+/// create no ClickHouse database.)
 struct Cleanup(Settings);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let settings = self.0.clone();
+        let kafka = self.0.kafka.clone();
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build();
-            if let Ok(runtime) = runtime {
-                if let Err(error) = runtime.block_on(remove_resources(&settings)) {
-                    eprintln!("test cleanup: {error:#}");
-                }
+            let Ok(runtime) = runtime else { return };
+            let deleted = runtime.block_on(async {
+                let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+                    .set("bootstrap.servers", &kafka.brokers)
+                    .create()?;
+                let topics = [
+                    kafka.raw_topic.as_str(),
+                    kafka.curated_topic.as_str(),
+                    kafka.dlq_topic.as_str(),
+                ];
+                admin.delete_topics(&topics, &AdminOptions::new()).await
+            });
+            if let Err(error) = deleted {
+                eprintln!("test cleanup: {error}");
             }
         });
         let _ = cleanup.join();
@@ -537,6 +553,31 @@ async fn consumer_lag_is_the_high_watermark_minus_the_position() -> anyhow::Resu
             partition: 0,
             lag: 3
         }]
+    );
+
+    // From outside (egov status): the group's committed offset against the watermarks.
+    let outside = || {
+        ops::group_lag(
+            config,
+            &config.transform_group,
+            &config.raw_topic,
+            Duration::from_secs(10),
+        )
+    };
+    assert_eq!(outside()?[0].lag, 5, "nothing committed yet: all of it");
+    let mut next = TopicPartitionList::new();
+    next.add_partition_offset(&config.raw_topic, 0, Offset::Offset(2))?;
+    consumer.store_offsets(&next)?;
+    consumer.commit_consumer_state(CommitMode::Sync)?;
+    assert_eq!(outside()?[0].lag, 3);
+    assert_eq!(
+        ops::topic_messages(config, &config.raw_topic, Duration::from_secs(10))?,
+        5
+    );
+    assert_eq!(
+        ops::topic_messages(config, &config.dlq_topic, Duration::from_secs(10))?,
+        0,
+        "a topic that does not exist holds nothing"
     );
     Ok(())
 }

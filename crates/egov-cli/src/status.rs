@@ -184,6 +184,7 @@ async fn services(http: &reqwest::Client, settings: &Settings) -> Vec<Service> {
             if metrics.contains(&gauge) {
                 // Same process, same readiness.
                 service.in_ingest_process = true;
+                service.address = settings.ingest.listen.clone();
                 service.up = true;
                 service.ready = ready;
                 service.reasons = reasons.clone();

@@ -1,16 +1,30 @@
 //! Scenario generators: event streams pushed through the HTTP API the way a
-//! source system would, retrying 503 answers after `Retry-After`.
+//! source system would (see the `egov-scenario` crate): several requests at
+//! once, 503 and 429 retried after `Retry-After`, any rejected event an error.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
-use std::time::Duration;
+use egov_scenario::push::{push, PushOptions, PushStats, Target as PushTarget};
+use egov_scenario::reference::Reference;
+use egov_scenario::report2021::{Report2021, DEFAULT_SEED, WINDOWS};
+use egov_scenario::{batches_of_values, random, sample, DEFAULT_BATCH_SIZE};
+use std::sync::Arc;
+use std::time::Instant;
 
 #[derive(Debug, Subcommand)]
 pub enum ScenarioCommand {
     /// A small fixed sample of both systems (the demo's). Its event ids are
     /// fixed, so pushing it again changes no figure.
     Sample(Target),
+    /// Vĩnh Phúc's 2021: about 2.4 million events whose figures are those of
+    /// the 2021 report (documents to 15/12, one-stop to 14/11 and, at the
+    /// Service Center, to 20/11). Deterministic for a seed; ids are fixed, so
+    /// pushing it again changes no figure.
+    #[command(name = "report-2021")]
+    Report2021(Report2021Args),
+    /// A small random scenario (dossiers and documents around a random
+    /// window, with duplicates and shuffles); prints its reference figures.
+    Random(RandomArgs),
 }
 
 #[derive(Debug, Args)]
@@ -24,153 +38,186 @@ pub struct Target {
     onestop_token: String,
 }
 
+impl Target {
+    fn push_target(&self) -> PushTarget {
+        PushTarget {
+            url: self.url.clone(),
+            documents_token: self.documents_token.clone(),
+            onestop_token: self.onestop_token.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Events per request.
+    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
+    batch_size: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Compress request bodies with gzip.
+    #[arg(long)]
+    gzip: bool,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+impl PushArgs {
+    fn options(&self, total_events: u64) -> PushOptions {
+        PushOptions {
+            concurrency: self.concurrency,
+            progress: !self.no_progress,
+            gzip: self.gzip,
+            total_events: Some(total_events),
+            ..PushOptions::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct Report2021Args {
+    #[command(flatten)]
+    target: Target,
+    #[command(flatten)]
+    push: PushArgs,
+    /// Seed of the scenario; the default one is the published scenario.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    seed: u64,
+    /// Send every event in exactly the opposite order.
+    #[arg(long)]
+    reverse: bool,
+    /// Push the whole stream this many times.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
+    /// Print the reference figures of the report's three windows as JSON (the
+    /// shape of `egov report --format json`) and push nothing.
+    #[arg(long)]
+    print_figures: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RandomArgs {
+    #[command(flatten)]
+    target: Target,
+    #[command(flatten)]
+    push: PushArgs,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// About this many events (duplicates included).
+    #[arg(long, default_value_t = 2_000)]
+    size: usize,
+    /// Print the scenario's window and reference figures, and push nothing.
+    #[arg(long)]
+    print_figures: bool,
+}
+
 pub async fn run(command: ScenarioCommand) -> anyhow::Result<()> {
     match command {
-        ScenarioCommand::Sample(target) => {
-            let client = reqwest::Client::new();
-            let documents = push(
-                &client,
-                &target.url,
-                &target.documents_token,
-                &sample_documents(),
-            )
-            .await?;
-            let dossiers = push(
-                &client,
-                &target.url,
-                &target.onestop_token,
-                &sample_dossiers(),
-            )
-            .await?;
-            println!("sample pushed: documents system accepted {documents} events, one-stop system accepted {dossiers} events");
-            Ok(())
-        }
+        ScenarioCommand::Sample(target) => run_sample(&target).await,
+        ScenarioCommand::Report2021(args) => run_report_2021(args).await,
+        ScenarioCommand::Random(args) => run_random(args).await,
     }
 }
 
-/// Posts `events` as one JSON array; returns how many were accepted.
-pub async fn push(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    events: &[Value],
-) -> anyhow::Result<u64> {
-    let endpoint = format!("{}/v1/events", url.trim_end_matches('/'));
-    for attempt in 1..=10u32 {
-        let response = client
-            .post(&endpoint)
-            .bearer_auth(token)
-            .json(events)
-            .send()
-            .await
-            .with_context(|| format!("POST {endpoint}"))?;
-        let status = response.status();
-        if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
-            let wait = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(1);
-            eprintln!("ingest answered 503 (attempt {attempt}); retrying in {wait}s");
-            tokio::time::sleep(Duration::from_secs(wait)).await;
-            continue;
-        }
-        let body: Value = response
-            .json()
-            .await
-            .with_context(|| format!("reading the answer of {endpoint}"))?;
-        if !status.is_success() {
-            bail!("ingest answered {status}: {body}");
-        }
-        if body["rejected"].as_u64().unwrap_or(0) > 0 {
-            bail!("ingest rejected events: {}", body["errors"]);
-        }
-        return Ok(body["accepted"].as_u64().unwrap_or(0));
-    }
-    bail!("ingest stayed unavailable after 10 attempts")
+async fn run_sample(target: &Target) -> anyhow::Result<()> {
+    let mut events = sample::sample_documents();
+    events.extend(sample::sample_dossiers());
+    let options = PushOptions {
+        total_events: Some(events.len() as u64),
+        ..PushOptions::default()
+    };
+    let batches = batches_of_values(&events, DEFAULT_BATCH_SIZE);
+    let stats = push(&target.push_target(), batches.into_iter(), &options).await?;
+    println!(
+        "sample pushed: documents system accepted {} events, one-stop system accepted {} events",
+        stats.accepted_documents, stats.accepted_onestop
+    );
+    Ok(())
 }
 
-fn event(
-    event_id: String,
-    event_type: &str,
-    occurred_at: &str,
-    unit_code: &str,
-    payload: Value,
-) -> Value {
-    json!({
-        "event_id": event_id,
-        "event_type": event_type,
-        "occurred_at": occurred_at,
-        "unit_code": unit_code,
-        "schema_version": 1,
-        "payload": payload,
-    })
+fn summary(stats: &PushStats) -> String {
+    format!(
+        "pushed {} events ({} accepted: documents {}, one-stop {}) in {:.1} s: {:.0} events/s; {} requests, {} retried",
+        stats.events,
+        stats.accepted,
+        stats.accepted_documents,
+        stats.accepted_onestop,
+        stats.elapsed.as_secs_f64(),
+        stats.events_per_second(),
+        stats.requests,
+        stats.retries
+    )
 }
 
-/// Incoming and outgoing documents at each level.
-pub fn sample_documents() -> Vec<Value> {
-    let units = [
-        ("000.00.01.H62", "province"),
-        ("243", "district"),
-        ("08707", "commune"),
-    ];
-    let mut events = Vec::new();
-    for (u, (unit, level)) in units.iter().enumerate() {
-        for n in 0..4 {
-            let day = 10 + u + n;
-            events.push(event(
-                format!("sample:doc-in:{level}:{n}"),
-                "document.received",
-                &format!("2021-03-{day:02}T09:15:00+07:00"),
-                unit,
-                json!({"document_id": format!("VB-DEN-{level}-{n}"), "sender": "UBND tỉnh Vĩnh Phúc", "channel": "national_axis"}),
-            ));
-        }
-        for n in 0..3 {
-            events.push(event(
-                format!("sample:doc-out:{level}:{n}"),
-                "document.issued",
-                &format!("2021-03-{:02}T14:30:00+07:00", 20 + n),
-                unit,
-                json!({"document_id": format!("VB-DI-{level}-{n}"), "signed": n != 2, "signature": {"personal": true, "organization": n != 2}}),
-            ));
-        }
+async fn run_report_2021(args: Report2021Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let seed = args.seed;
+    let scenario = tokio::task::spawn_blocking(move || Report2021::generate(seed))
+        .await?
+        .with_context(|| format!("generating the report-2021 scenario of seed {seed}"))?;
+    let scenario = Arc::new(scenario);
+    let composition = scenario.composition();
+    eprintln!(
+        "report-2021 (seed {seed}): {} events ({} resent copies, {} delivered late), generated in {:.1} s",
+        composition.events,
+        composition.resent_copies,
+        composition.delayed_events,
+        started.elapsed().as_secs_f64()
+    );
+    if args.print_figures {
+        let for_reference = Arc::clone(&scenario);
+        let reference =
+            tokio::task::spawn_blocking(move || for_reference.reference(false)).await??;
+        let reports: Vec<_> = WINDOWS
+            .iter()
+            .map(|w| reference.report(w.from, w.to, None))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+        return Ok(());
     }
-    events
+    let total = scenario.len() as u64 * u64::from(args.repeat);
+    let (batch_size, reverse) = (args.push.batch_size, args.reverse);
+    let batches = {
+        let scenario = Arc::clone(&scenario);
+        (0..args.repeat).flat_map(move |_| scenario.batches(batch_size, reverse))
+    };
+    let stats = push(
+        &args.target.push_target(),
+        batches,
+        &args.push.options(total),
+    )
+    .await?;
+    println!("{}", summary(&stats));
+    Ok(())
 }
 
-/// Dossiers received at each level, most resolved early or on time, one late,
-/// one still pending.
-pub fn sample_dossiers() -> Vec<Value> {
-    let units = [
-        ("000.00.02.H62", "province"),
-        ("244", "district"),
-        ("08734", "commune"),
-    ];
-    let mut events = Vec::new();
-    for (unit, level) in units {
-        for n in 0..4 {
-            let dossier_id = format!("HS-{level}-{n}");
-            events.push(event(
-                format!("sample:dossier-in:{level}:{n}"),
-                "dossier.received",
-                &format!("2021-05-{:02}T08:00:00+07:00", 3 + n),
-                unit,
-                json!({"dossier_id": dossier_id, "procedure_code": "1.001234", "channel": if n == 0 { "online" } else { "direct" }, "service_level": 3, "applicant_type": "citizen", "due_at": format!("2021-05-{:02}T17:00:00+07:00", 10 + n)}),
-            ));
-            if n < 3 {
-                // n = 2 is resolved a day after its due date.
-                let resolved_day = if n == 2 { 13 } else { 8 + n };
-                events.push(event(
-                    format!("sample:dossier-done:{level}:{n}"),
-                    "dossier.resolved",
-                    &format!("2021-05-{resolved_day:02}T10:00:00+07:00"),
-                    unit,
-                    json!({"dossier_id": dossier_id}),
-                ));
-            }
+async fn run_random(args: RandomArgs) -> anyhow::Result<()> {
+    let scenario = random::random_scenario_with_window(args.seed, args.size);
+    if args.print_figures {
+        let mut reference = Reference::new()?;
+        for event in &scenario.events {
+            reference.add(event)?;
         }
+        let (from, to) = random::STANDARD_PERIOD;
+        let reports = [
+            reference.report(scenario.from, scenario.to, None),
+            reference.report(from, to, None),
+        ];
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+        return Ok(());
     }
-    events
+    let batches = batches_of_values(&scenario.events, args.push.batch_size);
+    let options = args.push.options(scenario.events.len() as u64);
+    let stats = push(&args.target.push_target(), batches.into_iter(), &options).await?;
+    println!("{}", summary(&stats));
+    println!(
+        "window of the scenario: --from {} --to {} (also {} to {})",
+        scenario.from,
+        scenario.to,
+        random::STANDARD_PERIOD.0,
+        random::STANDARD_PERIOD.1
+    );
+    Ok(())
 }

@@ -17,7 +17,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
@@ -427,6 +427,9 @@ pub const LAG_INTERVAL: Duration = Duration::from_secs(5);
 pub fn spawn_lag_reporter(consumer: &Arc<StreamConsumer>, service: &'static str) -> JoinHandle<()> {
     let consumer = Arc::downgrade(consumer);
     tokio::spawn(async move {
+        // Partitions reported last time: one given away since goes to 0, so that
+        // summing over the instances of a service stays right after a rebalance.
+        let mut reported: BTreeSet<(String, i32)> = BTreeSet::new();
         loop {
             tokio::time::sleep(LAG_INTERVAL).await;
             let consumer: Weak<StreamConsumer> = consumer.clone();
@@ -438,15 +441,22 @@ pub fn spawn_lag_reporter(consumer: &Arc<StreamConsumer>, service: &'static str)
             .await;
             match measured {
                 Ok(Some(Ok(lags))) => {
-                    for lag in lags {
+                    let now: BTreeSet<(String, i32)> = lags
+                        .iter()
+                        .map(|lag| (lag.topic.clone(), lag.partition))
+                        .collect();
+                    let revoked = reported.difference(&now).map(|(t, p)| (t.clone(), *p, 0));
+                    let current = lags.into_iter().map(|l| (l.topic, l.partition, l.lag));
+                    for (topic, partition, lag) in revoked.chain(current).collect::<Vec<_>>() {
                         metrics::gauge!(
                             "egov_consumer_lag",
                             "service" => service,
-                            "topic" => lag.topic,
-                            "partition" => lag.partition.to_string()
+                            "topic" => topic,
+                            "partition" => partition.to_string()
                         )
-                        .set(lag.lag as f64);
+                        .set(lag as f64);
                     }
+                    reported = now;
                 }
                 Ok(Some(Err(error))) => {
                     tracing::debug!(service, %error, "consumer lag not measured");

@@ -183,7 +183,10 @@ pub async fn remove_resources(settings: &Settings) -> anyhow::Result<()> {
     if !database.starts_with("egov_test_") {
         bail!("refusing to drop `{database}`: not a test database");
     }
-    clickhouse_query(settings, &format!("DROP DATABASE IF EXISTS `{database}`")).await?;
+    // Without a default database: the test may never have created its own.
+    let mut server = settings.clone();
+    server.clickhouse.database = "default".into();
+    clickhouse_query(&server, &format!("DROP DATABASE IF EXISTS `{database}`")).await?;
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &settings.kafka.brokers)
         .create()?;

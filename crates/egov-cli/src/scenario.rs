@@ -95,6 +95,10 @@ pub struct Report2021Args {
     /// shape of `egov report --format json`) and push nothing.
     #[arg(long)]
     print_figures: bool,
+    /// Print what the scenario contains (events by type, dossiers by fate,
+    /// documents, resends, late deliveries) as JSON and push nothing.
+    #[arg(long)]
+    print_composition: bool,
 }
 
 #[derive(Debug, Args)]
@@ -166,6 +170,10 @@ async fn run_report_2021(args: Report2021Args) -> anyhow::Result<()> {
         composition.delayed_events,
         started.elapsed().as_secs_f64()
     );
+    if args.print_composition {
+        println!("{}", serde_json::to_string_pretty(composition)?);
+        return Ok(());
+    }
     if args.print_figures {
         let for_reference = Arc::clone(&scenario);
         let reference =

@@ -154,7 +154,7 @@ struct GroupSpec {
 /// over (164,063 in the period); due 161,578 of which 146,777 early or on time.
 const DISTRICT_COMMUNE: GroupSpec = GroupSpec {
     name: "district+commune",
-    tiers: &[(Tier::District, 0.44), (Tier::Commune, 0.56)],
+    tiers: &[(Tier::District, 0.34), (Tier::Commune, 0.66)],
     to: ONESTOP_WINDOW.to,
     received: [113_600, 27_277, 12_000, 1_761, 1_485, 351, 580],
     carried_over: [4_800, 1_100, 950, 90, 0, 29, 40],

@@ -289,7 +289,7 @@ async fn run_all(settings: Settings) -> anyhow::Result<()> {
     migrate(&settings).await?;
     let listener = bind(&settings.ingest.listen).await?;
     let (trigger, shutdown) = shutdown::channel();
-    tokio::spawn(stop_on_signal(trigger));
+    let mut signal = tokio::spawn(wait_for_signal());
     // One process: /readyz on the ingest port checks all that its services need.
     let readiness = Readiness::builder(&settings.ops)
         .kafka(&settings.kafka)
@@ -297,23 +297,72 @@ async fn run_all(settings: Settings) -> anyhow::Result<()> {
         .catalogue()
         .build()?;
     let checks = readiness.spawn(shutdown.clone());
-    let ingest = tokio::spawn(egov_ingest::run_with(
-        settings.ingest_config(),
-        listener,
-        shutdown.clone(),
-        Some(metrics),
-        readiness,
-    ));
-    let transform = tokio::spawn(egov_transform::run(
-        settings.transform_config(),
-        shutdown.clone(),
-    ));
-    let load = tokio::spawn(egov_load::run(settings.load_config(), shutdown));
-    let (ingest, transform, load) = tokio::try_join!(ingest, transform, load)?;
-    ingest.context("ingest")?;
-    transform.context("transform")?;
-    load.context("load")?;
+    let mut services = tokio::task::JoinSet::new();
+    services.spawn({
+        let (config, shutdown) = (settings.ingest_config(), shutdown.clone());
+        async move {
+            let result =
+                egov_ingest::run_with(config, listener, shutdown, Some(metrics), readiness).await;
+            ("ingest", result.map_err(anyhow::Error::from))
+        }
+    });
+    services.spawn({
+        let (config, shutdown) = (settings.transform_config(), shutdown.clone());
+        async move {
+            (
+                "transform",
+                egov_transform::run(config, shutdown)
+                    .await
+                    .map_err(anyhow::Error::from),
+            )
+        }
+    });
+    services.spawn({
+        let config = settings.load_config();
+        async move {
+            (
+                "load",
+                egov_load::run(config, shutdown)
+                    .await
+                    .map_err(anyhow::Error::from),
+            )
+        }
+    });
+    // One process, one fate: if a service ends, the others stop too and the
+    // process exits, so that a supervisor restarts it whole.
+    let mut failure: Option<anyhow::Error> = None;
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            _ = &mut signal, if !stopping => {
+                stopping = true;
+                trigger.trigger();
+            }
+            joined = services.join_next() => {
+                let Some(joined) = joined else { break };
+                let (service, result) = joined.context("a service panicked")?;
+                match result {
+                    Ok(()) if stopping => {}
+                    Ok(()) => {
+                        tracing::error!(service, "service ended on its own; stopping the pipeline");
+                        failure.get_or_insert(anyhow::anyhow!("{service} ended on its own"));
+                    }
+                    Err(error) => {
+                        tracing::error!(service, error = format!("{error:#}"), "service failed; stopping the pipeline");
+                        failure.get_or_insert(error.context(service));
+                    }
+                }
+                if !stopping {
+                    stopping = true;
+                    trigger.trigger();
+                }
+            }
+        }
+    }
     checks.abort();
+    if let Some(error) = failure {
+        return Err(error);
+    }
     info!("pipeline stopped");
     Ok(())
 }
@@ -364,8 +413,14 @@ impl OpsServer {
     }
 }
 
-/// The only place that listens for signals: SIGINT or SIGTERM starts a graceful stop.
+/// Starts a graceful stop on SIGINT or SIGTERM.
 async fn stop_on_signal(trigger: ShutdownTrigger) {
+    wait_for_signal().await;
+    trigger.trigger();
+}
+
+/// The only place that listens for signals: completes on SIGINT or SIGTERM.
+async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -375,7 +430,6 @@ async fn stop_on_signal(trigger: ShutdownTrigger) {
                 Err(error) => {
                     tracing::error!(%error, "cannot listen for SIGTERM");
                     let _ = ctrl_c.await;
-                    trigger.trigger();
                     return;
                 }
             };
@@ -387,5 +441,4 @@ async fn stop_on_signal(trigger: ShutdownTrigger) {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
     info!("stop requested; finishing work in flight");
-    trigger.trigger();
 }

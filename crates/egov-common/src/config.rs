@@ -43,6 +43,8 @@ pub struct KafkaConfig {
     pub produce_timeout_ms: u64,
     /// Upper bound of messages waiting in the producer; past it ingest answers 503.
     pub producer_queue_max_messages: u32,
+    /// librdkafka's `debug` contexts (e.g. `cgrp,topic`) for diagnosing a client; empty = off.
+    pub client_debug: String,
 }
 
 impl Default for KafkaConfig {
@@ -57,6 +59,7 @@ impl Default for KafkaConfig {
             load_group: "egov-load".into(),
             produce_timeout_ms: 10_000,
             producer_queue_max_messages: 200_000,
+            client_debug: String::new(),
         }
     }
 }

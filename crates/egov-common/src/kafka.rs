@@ -31,6 +31,9 @@ fn base(config: &KafkaConfig) -> ClientConfig {
         .set("bootstrap.servers", &config.brokers)
         // Kafka may be restarted under us; keep trying rather than give up.
         .set("reconnect.backoff.max.ms", "2000");
+    if !config.client_debug.is_empty() {
+        client.set("debug", &config.client_debug);
+    }
     client
 }
 
@@ -210,5 +213,21 @@ pub async fn ensure_topics_retrying(
             _ = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// The next message. Errors a consumer reports (the broker went away, a
+/// rebalance failed) are transient for librdkafka, which reconnects and
+/// rejoins by itself; a service that returned on them would stop consuming
+/// for good after a broker restart.
+pub async fn next_message(consumer: &StreamConsumer) -> rdkafka::message::BorrowedMessage<'_> {
+    loop {
+        match consumer.recv().await {
+            Ok(message) => return message,
+            Err(error) => {
+                tracing::warn!(%error, "consumer error; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
     }
 }

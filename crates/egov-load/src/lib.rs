@@ -105,10 +105,12 @@ pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadE
         while rows.len() < limits.batch_max_rows && bytes < limits.batch_max_bytes {
             let wait_for_message = async {
                 match deadline {
-                    Some(deadline) => tokio::time::timeout_at(deadline, consumer.recv())
-                        .await
-                        .ok(),
-                    None => Some(consumer.recv().await),
+                    Some(deadline) => {
+                        tokio::time::timeout_at(deadline, kafka::next_message(&consumer))
+                            .await
+                            .ok()
+                    }
+                    None => Some(kafka::next_message(&consumer).await),
                 }
             };
             let message = tokio::select! {
@@ -116,7 +118,6 @@ pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadE
                 message = wait_for_message => message,
             };
             let Some(message) = message else { break };
-            let message = message?;
             deadline.get_or_insert_with(|| tokio::time::Instant::now() + max_wait);
             tracker.observe(&message);
             let payload = message.payload().unwrap_or_default();

@@ -65,7 +65,7 @@ pub async fn run(config: TransformConfig, mut shutdown: Shutdown) -> Result<(), 
     loop {
         let batch = tokio::select! {
             _ = shutdown.wait() => break,
-            batch = next_batch(&consumer, config.service.batch_max_messages, max_wait) => batch?,
+            batch = next_batch(&consumer, config.service.batch_max_messages, max_wait) => batch,
         };
         let mut tracker = OffsetTracker::default();
         let mut outgoing = Vec::with_capacity(batch.len());
@@ -92,13 +92,7 @@ pub async fn run(config: TransformConfig, mut shutdown: Shutdown) -> Result<(), 
                 },
             );
         }
-        let delivered = join_all(
-            outgoing
-                .iter()
-                .map(|m| send_until_acked(&producer, m, shutdown.clone())),
-        )
-        .await;
-        if delivered.iter().any(|ok| !ok) {
+        if !produce_all(&producer, &outgoing, &mut shutdown).await {
             // Shutdown came while Kafka was refusing: nothing of this round is
             // stored, so it is read again after the restart.
             break;
@@ -124,17 +118,17 @@ pub(crate) async fn next_batch(
     consumer: &StreamConsumer,
     max: usize,
     max_wait: Duration,
-) -> Result<Vec<BorrowedMessage<'_>>, KafkaError> {
-    let first = consumer.recv().await?;
+) -> Vec<BorrowedMessage<'_>> {
+    let first = kafka::next_message(consumer).await;
     let mut batch = vec![first];
     let deadline = tokio::time::Instant::now() + max_wait;
     while batch.len() < max {
-        match tokio::time::timeout_at(deadline, consumer.recv()).await {
-            Ok(message) => batch.push(message?),
+        match tokio::time::timeout_at(deadline, kafka::next_message(consumer)).await {
+            Ok(message) => batch.push(message),
             Err(_elapsed) => break,
         }
     }
-    Ok(batch)
+    batch
 }
 
 fn received_at(message: &BorrowedMessage<'_>) -> DateTime<Utc> {
@@ -185,7 +179,7 @@ fn dead_letter(message: &BorrowedMessage<'_>, poison: &Poison, dlq_topic: &str) 
             key: kafka::HEADER_DLQ_AT_MS,
             value: Some(now.as_str()),
         });
-    warn!(reason = poison.reason(), topic = message.topic(), partition = message.partition(), offset = message.offset(), %detail, "dead letter");
+    tracing::debug!(reason = poison.reason(), topic = message.topic(), partition = message.partition(), offset = message.offset(), %detail, "dead letter");
     Outgoing {
         topic: dlq_topic.to_owned(),
         key: message.key().map(<[u8]>::to_vec).unwrap_or_default(),
@@ -194,27 +188,47 @@ fn dead_letter(message: &BorrowedMessage<'_>, poison: &Poison, dlq_topic: &str) 
     }
 }
 
-/// Produces until Kafka acknowledges; `false` only if shutdown came first.
-async fn send_until_acked(
+/// Produces every message until Kafka has acknowledged all of them, retrying
+/// the failed ones with backoff (one log line per round, not per message);
+/// `false` only if shutdown came first.
+async fn produce_all(
     producer: &FutureProducer,
-    message: &Outgoing,
-    mut shutdown: Shutdown,
+    messages: &[Outgoing],
+    shutdown: &mut Shutdown,
 ) -> bool {
+    let mut pending: Vec<&Outgoing> = messages.iter().collect();
     let mut backoff = Duration::from_millis(100);
     loop {
-        let record = FutureRecord::to(&message.topic)
-            .key(&message.key)
-            .payload(&message.payload)
-            .headers(message.headers.clone());
-        let attempt = producer.send(record, Duration::from_secs(5));
-        let error = tokio::select! {
+        let attempts = join_all(pending.iter().map(|message| async move {
+            let record = FutureRecord::to(&message.topic)
+                .key(&message.key)
+                .payload(&message.payload)
+                .headers(message.headers.clone());
+            producer
+                .send(record, Duration::from_secs(5))
+                .await
+                .err()
+                .map(|(error, _)| error)
+        }));
+        let results = tokio::select! {
             _ = shutdown.wait() => return false,
-            result = attempt => match result {
-                Ok(_) => return true,
-                Err((error, _)) => error,
-            },
+            results = attempts => results,
         };
-        warn!(topic = %message.topic, %error, backoff_ms = backoff.as_millis() as u64, "produce failed; retrying");
+        let mut first_error = None;
+        let failed: Vec<&Outgoing> = pending
+            .iter()
+            .zip(results)
+            .filter_map(|(message, error)| {
+                let error = error?;
+                first_error.get_or_insert(error);
+                Some(*message)
+            })
+            .collect();
+        let Some(error) = first_error else {
+            return true;
+        };
+        warn!(failed = failed.len(), attempted = pending.len(), %error, retry_in_ms = backoff.as_millis() as u64, "produce failed; retrying");
+        pending = failed;
         tokio::select! {
             _ = shutdown.wait() => return false,
             _ = tokio::time::sleep(backoff) => {}

@@ -53,7 +53,7 @@ pub fn curate(
     let valid = contract
         .validate(&event, meta.received_at, catalogue)
         .map_err(Poison::Contract)?;
-    let payload = event.get("payload").cloned().unwrap_or(Value::Null);
+    let payload = event.get("payload").unwrap_or(&Value::Null);
     let text = |name: &str| {
         payload
             .get(name)

@@ -1,6 +1,8 @@
 //! The report as tables a person reads (without `--format json`).
 
-use crate::figures::{ByLevel, DocumentFigures, DossierFigures, Report, UnitFigures};
+use crate::figures::{
+    ByLevel, DocumentFigures, DossierCounts, DossierFigures, Report, UnitFigures,
+};
 use std::fmt::Write;
 
 fn percent(rate: Option<f64>) -> String {
@@ -88,6 +90,19 @@ fn dossier_cells(d: &DossierFigures) -> Vec<String> {
     ]
 }
 
+fn counts_of(d: &DossierFigures) -> DossierCounts {
+    DossierCounts {
+        received: d.received,
+        carried_over: d.carried_over,
+        resolved_early: d.resolved_early,
+        resolved_on_time: d.resolved_on_time,
+        resolved_late: d.resolved_late,
+        pending_in_time: d.pending_in_time,
+        pending_overdue: d.pending_overdue,
+        online: d.online,
+    }
+}
+
 const DOCUMENT_HEADER: [&str; 4] = ["incoming", "outgoing", "signed", "signed rate"];
 const DOSSIER_HEADER: [&str; 12] = [
     "received",
@@ -125,11 +140,17 @@ pub fn report_tables(report: &Report) -> String {
         .chain(DOCUMENT_HEADER)
         .collect();
     table(&mut out, "Document management (văn bản)", &header, &rows);
-    let rows: Vec<Vec<String>> = LEVELS
+    let mut rows: Vec<Vec<String>> = LEVELS
         .iter()
         .zip(levels(&report.dossiers))
         .map(|(l, d)| with_level(l, dossier_cells(d)))
         .collect();
+    // The provincial report sums the district and commune levels (its one-stop
+    // figures "cấp huyện, cấp xã"), so show that sum too, rates from its counts.
+    let local = DossierFigures::from(
+        counts_of(&report.dossiers.district) + counts_of(&report.dossiers.commune),
+    );
+    rows.insert(3, with_level("district+commune", dossier_cells(&local)));
     let header: Vec<&str> = std::iter::once("dossiers").chain(DOSSIER_HEADER).collect();
     table(
         &mut out,
@@ -182,6 +203,37 @@ mod tests {
         assert_eq!(count(999), "999");
         assert_eq!(count(146_777), "146,777");
         assert_eq!(count(1_116_511), "1,116,511");
+    }
+
+    #[test]
+    fn tables_show_the_district_and_commune_sum() {
+        use crate::figures::{DocumentCounts, DossierCounts};
+        use egov_common::Level;
+        use std::collections::BTreeMap;
+        let day = chrono::NaiveDate::from_ymd_opt(2021, 11, 14).unwrap_or_default();
+        let counts = |early, late| DossierCounts {
+            received: 10,
+            resolved_early: early,
+            resolved_late: late,
+            ..Default::default()
+        };
+        let dossiers = BTreeMap::from([
+            (Level::District, counts(3, 1)),
+            (Level::Commune, counts(5, 3)),
+        ]);
+        let text = report_tables(&Report::new(
+            day,
+            day,
+            &BTreeMap::<Level, DocumentCounts>::new(),
+            &dossiers,
+        ));
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("district+commune"))
+            .unwrap_or_default();
+        // 8 early of 12 due: 66.67%.
+        assert!(line.contains("66.67%"), "{line}");
+        assert!(line.split_whitespace().nth(1) == Some("20"), "{line}");
     }
 
     #[test]

@@ -1,0 +1,199 @@
+//! The figures of contract section 5 through the whole pipeline: random
+//! scenarios (shuffled, duplicated, out of order) against an independent
+//! computation, and the full 2021 scenario against the report's own figures.
+
+use egov_analytics::ReportRequest;
+use egov_scenario::push::{push, PushOptions, Target};
+use egov_scenario::report2021::{
+    Report2021, CENTER_WINDOW, DEFAULT_SEED, DOCUMENTS_WINDOW, ONESTOP_WINDOW,
+};
+use egov_tests::Pipeline;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// `code` and every unit below it, from the catalogue the pipeline uses.
+fn subtree(code: &str) -> anyhow::Result<HashSet<String>> {
+    let catalogue = egov_common::Catalogue::embedded()?;
+    let mut found: HashSet<String> = HashSet::from([code.to_owned()]);
+    loop {
+        let before = found.len();
+        for unit in catalogue.units() {
+            if unit.parent_code.as_ref().is_some_and(|p| found.contains(p)) {
+                found.insert(unit.code.clone());
+            }
+        }
+        if found.len() == before {
+            return Ok(found);
+        }
+    }
+}
+
+async fn report(
+    pipeline: &Pipeline,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    unit: Option<&str>,
+) -> anyhow::Result<Value> {
+    let request = ReportRequest {
+        from,
+        to,
+        unit: unit.map(str::to_owned),
+    };
+    Ok(serde_json::to_value(
+        egov_analytics::report(&pipeline.settings.clickhouse, &request).await?,
+    )?)
+}
+
+async fn wait_for_distinct(
+    pipeline: &Pipeline,
+    distinct: u64,
+    timeout: Duration,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    pipeline
+        .wait_for("SELECT count() FROM events FINAL", distinct, timeout)
+        .await?;
+    Ok(started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_scenarios_match_an_independent_computation() -> anyhow::Result<()> {
+    for seed in [1u64, 2, 3] {
+        let scenario = egov_scenario::random::random_scenario_with_window(seed, 1_500);
+        let pipeline = Pipeline::start(&format!("random{seed}")).await?;
+        let batches = egov_scenario::batch::batches_of_values(&scenario.events, 300);
+        let stats = push(
+            &Target::local(pipeline.url("")),
+            batches.into_iter(),
+            &PushOptions::default(),
+        )
+        .await?;
+        assert_eq!(stats.accepted, scenario.events.len() as u64);
+        let distinct: HashSet<(String, String)> = scenario
+            .events
+            .iter()
+            .map(|e| {
+                (
+                    e["event_type"]
+                        .as_str()
+                        .unwrap_or("")
+                        .split('.')
+                        .next()
+                        .unwrap_or("")
+                        .to_owned(),
+                    e["event_id"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        wait_for_distinct(&pipeline, distinct.len() as u64, Duration::from_secs(60)).await?;
+        let (standard_from, standard_to) = egov_scenario::random::STANDARD_PERIOD;
+        let windows = [(scenario.from, scenario.to), (standard_from, standard_to)];
+        for (from, to) in windows {
+            for unit in [None, Some("243"), Some("000.00.02.H62")] {
+                let units = unit.map(subtree).transpose()?;
+                let expected = serde_json::to_value(egov_scenario::reference::figures(
+                    &scenario.events,
+                    from,
+                    to,
+                    units.as_ref(),
+                )?)?;
+                let got = report(&pipeline, from, to, unit).await?;
+                assert_eq!(got, expected, "seed {seed}, {from}..{to}, unit {unit:?}");
+            }
+        }
+        pipeline.stop().await?;
+    }
+    Ok(())
+}
+
+fn count(report: &Value, section: &str, level: &str, key: &str) -> u64 {
+    report[section][level][key].as_u64().unwrap_or(u64::MAX)
+}
+
+/// The figures of FIGURES.md (the office's 2021 report) from the report of each window.
+fn assert_figures_of_2021(documents: &Value, onestop: &Value, center: &Value) {
+    for (level, incoming, outgoing, signed) in [
+        ("province", 319_228, 106_457, 105_537),
+        ("district", 157_487, 80_037, 76_936),
+        ("commune", 639_796, 93_355, 86_485),
+        ("total", 1_116_511, 279_849, 268_958),
+    ] {
+        let got = ["incoming", "outgoing", "outgoing_signed"]
+            .map(|k| count(documents, "documents", level, k));
+        assert_eq!(got, [incoming, outgoing, signed], "documents at {level}");
+    }
+    let local = |key: &str| {
+        count(onestop, "dossiers", "district", key) + count(onestop, "dossiers", "commune", key)
+    };
+    assert_eq!(local("received"), 157_054);
+    assert_eq!(local("in_period"), 164_063);
+    assert_eq!(local("due"), 161_578);
+    assert_eq!(local("resolved_early") + local("resolved_on_time"), 146_777);
+    let share = onestop["dossiers"]["total"]["online_share"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert_eq!(
+        format!("{:.1}", share * 100.0),
+        "7.4",
+        "online share {share}"
+    );
+    let center_figures =
+        ["received", "in_period", "due"].map(|k| count(center, "dossiers", "province", k));
+    assert_eq!(center_figures, [51_754, 61_263, 51_007]);
+    assert_eq!(
+        count(center, "dossiers", "province", "resolved_early")
+            + count(center, "dossiers", "province", "resolved_on_time"),
+        50_817
+    );
+    let rate = center["dossiers"]["province"]["on_time_rate"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert_eq!(format!("{:.2}", rate * 100.0), "99.63");
+}
+
+/// About 2.5 million events through HTTP, Kafka and ClickHouse; then the same
+/// stream again in reverse order, which must change no figure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_2021_scenario_reproduces_the_report_pushed_once_and_again_reversed(
+) -> anyhow::Result<()> {
+    let scenario = Arc::new(Report2021::generate(DEFAULT_SEED)?);
+    let distinct = scenario.composition().distinct_events;
+    let pipeline = Pipeline::start("report2021").await?;
+    let target = Target::local(pipeline.url(""));
+    let options = PushOptions {
+        concurrency: 4,
+        ..PushOptions::default()
+    };
+    for reverse in [false, true] {
+        let started = Instant::now();
+        let stats = push(&target, scenario.batches(2_000, reverse), &options).await?;
+        let pushed = started.elapsed();
+        assert_eq!(stats.accepted, scenario.composition().events);
+        let visible = wait_for_distinct(&pipeline, distinct, Duration::from_secs(900)).await?;
+        let started = Instant::now();
+        let documents = report(&pipeline, DOCUMENTS_WINDOW.from, DOCUMENTS_WINDOW.to, None).await?;
+        let onestop = report(&pipeline, ONESTOP_WINDOW.from, ONESTOP_WINDOW.to, None).await?;
+        let center = report(&pipeline, CENTER_WINDOW.from, CENTER_WINDOW.to, None).await?;
+        let reported = started.elapsed() / 3;
+        eprintln!(
+            "2021 scenario{}: {} events pushed in {pushed:.1?} ({:.0} events/s), all {distinct} distinct visible {visible:.1?} later, one report takes {reported:.2?}",
+            if reverse { " again, reversed" } else { "" },
+            stats.accepted,
+            stats.accepted as f64 / pushed.as_secs_f64()
+        );
+        assert_figures_of_2021(&documents, &onestop, &center);
+        // And exactly the independent computation, rates included.
+        let reference = scenario.reference(reverse)?;
+        for (window, got) in [
+            (DOCUMENTS_WINDOW, &documents),
+            (ONESTOP_WINDOW, &onestop),
+            (CENTER_WINDOW, &center),
+        ] {
+            let expected = serde_json::to_value(reference.report(window.from, window.to, None))?;
+            assert_eq!(got, &expected, "{}", window.name);
+        }
+    }
+    pipeline.stop().await
+}

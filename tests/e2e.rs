@@ -377,3 +377,83 @@ async fn without_kafka_ingest_stays_up_and_answers_503_with_retry_after() -> any
     tokio::time::timeout(Duration::from_secs(30), ingest).await???;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_inserts_the_batch_in_hand_and_commits_it() -> anyhow::Result<()> {
+    let mut settings = egov_tests::unique_settings("graceful")?;
+    // A batch that would wait a minute for more rows.
+    settings.load.batch_max_wait_ms = 60_000;
+    let mut pipeline = Pipeline::start_with(settings.clone()).await?;
+    let events: Vec<Value> = (0..3)
+        .map(|i| {
+            event(
+                &format!("g-{i}"),
+                "dossier.resolved",
+                "2021-05-07T10:00:00+07:00",
+                "244",
+                json!({"dossier_id": "HS-1"}),
+            )
+        })
+        .collect();
+    let (status, _) = pipeline.post_json(ONESTOP_TOKEN, &json!(events)).await?;
+    assert_eq!(status, 200);
+    // Wait until load holds the rows (the curated topic has them), then stop.
+    let curated = settings.kafka.clone();
+    let mut in_curated = 0;
+    for _ in 0..100 {
+        in_curated =
+            egov_common::kafka::scan_topic(&curated, &curated.curated_topic, |_| {}).await?;
+        if in_curated == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(in_curated, 3);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        pipeline.query("SELECT count() FROM events").await?.trim(),
+        "0",
+        "still batching"
+    );
+    pipeline.shutdown_services().await?;
+    assert_eq!(
+        pipeline.query("SELECT count() FROM events").await?.trim(),
+        "3",
+        "flushed at stop"
+    );
+    // Committed: the load group's offsets are at the end of the curated topic.
+    let committed = committed_total(
+        &settings.kafka,
+        &settings.kafka.load_group,
+        &settings.kafka.curated_topic,
+    )?;
+    assert_eq!(committed, 3);
+    drop(pipeline);
+    Ok(())
+}
+
+/// The sum of a group's committed offsets over a topic's partitions.
+fn committed_total(
+    kafka: &egov_common::config::KafkaConfig,
+    group: &str,
+    topic: &str,
+) -> anyhow::Result<i64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &kafka.brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let mut list = rdkafka::TopicPartitionList::new();
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        list.add_partition(topic, partition.id());
+    }
+    let committed = consumer.committed_offsets(list, Duration::from_secs(10))?;
+    Ok(committed
+        .elements()
+        .iter()
+        .filter_map(|e| e.offset().to_raw())
+        .filter(|o| *o > 0)
+        .sum())
+}

@@ -137,7 +137,9 @@ impl Pipeline {
         self.shutdown_services().await
     }
 
-    async fn shutdown_services(&mut self) -> anyhow::Result<()> {
+    /// Stops the services gracefully but keeps topics and database for
+    /// inspection; they are removed when the pipeline is dropped.
+    pub async fn shutdown_services(&mut self) -> anyhow::Result<()> {
         if let Some(trigger) = self.trigger.take() {
             trigger.trigger();
         }

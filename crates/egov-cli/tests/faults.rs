@@ -367,11 +367,17 @@ async fn kill_9_of_the_pipeline_mid_stream_then_restart() -> anyhow::Result<()> 
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clickhouse_down_for_20_seconds_mid_stream() -> anyhow::Result<()> {
-    let _serial = SERIAL.lock().await;
-    let pipeline = PipelineProcess::start("chdown").await?;
-    let events = scenario(12);
+/// Streams a scenario into a fresh pipeline, kills `server` (kafka or
+/// clickhouse) with SIGKILL once a fifth is loaded, starts it again after
+/// `down_for`, and checks the figures; returns the retried requests.
+async fn server_killed_mid_stream(
+    label: &str,
+    seed: u64,
+    server: &str,
+    down_for: Duration,
+) -> anyhow::Result<u64> {
+    let pipeline = PipelineProcess::start(label).await?;
+    let events = scenario(seed);
     let sender = tokio::spawn(send_paced(
         pipeline.url.clone(),
         events.clone(),
@@ -380,47 +386,35 @@ async fn clickhouse_down_for_20_seconds_mid_stream() -> anyhow::Result<()> {
         Duration::from_millis(40),
     ));
     wait_until_partly_loaded(&pipeline, events.len(), 0.2).await?;
-    kill9_server("clickhouse")?;
+    kill9_server(server)?;
     let killed_at = Instant::now();
-    tokio::time::sleep(Duration::from_secs(20)).await;
+    tokio::time::sleep(down_for).await;
     servers_up()?;
-    eprintln!("clickhouse back {:?} after kill -9", killed_at.elapsed());
-    sender.await??;
+    eprintln!("{server} back {:?} after kill -9", killed_at.elapsed());
+    let retries = sender.await??;
     assert_figures(&pipeline, &events).await?;
     eprintln!(
-        "figures exact {:?} after clickhouse was killed",
+        "figures exact {:?} after {server} was killed ({retries} retried requests)",
         killed_at.elapsed()
     );
+    Ok(retries)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_down_for_20_seconds_mid_stream() -> anyhow::Result<()> {
+    let _serial = SERIAL.lock().await;
+    server_killed_mid_stream("chdown", 12, "clickhouse", Duration::from_secs(20)).await?;
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_killed_mid_stream_and_clients_retry() -> anyhow::Result<()> {
     let _serial = SERIAL.lock().await;
-    let pipeline = PipelineProcess::start("kafkadown").await?;
-    let events = scenario(13);
-    let sender = tokio::spawn(send_paced(
-        pipeline.url.clone(),
-        events.clone(),
-        50,
-        Duration::from_secs(15),
-        Duration::from_millis(40),
-    ));
-    wait_until_partly_loaded(&pipeline, events.len(), 0.2).await?;
-    kill9_server("kafka")?;
-    let killed_at = Instant::now();
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    servers_up()?;
-    eprintln!("kafka back {:?} after kill -9", killed_at.elapsed());
-    let retries = sender.await??;
+    let retries =
+        server_killed_mid_stream("kafkadown", 13, "kafka", Duration::from_secs(5)).await?;
     assert!(
         retries > 0,
         "the client never had to retry: the fault missed the stream"
-    );
-    assert_figures(&pipeline, &events).await?;
-    eprintln!(
-        "figures exact {:?} after kafka was killed ({retries} retried requests)",
-        killed_at.elapsed()
     );
     Ok(())
 }

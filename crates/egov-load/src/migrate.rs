@@ -45,6 +45,11 @@ pub enum MigrateError {
     Holidays { line: usize, message: String },
 }
 
+#[derive(Debug, Row, serde::Deserialize)]
+struct AppliedRow {
+    version: String,
+}
+
 #[derive(Debug, Row, Serialize)]
 struct HolidayRow {
     date: u16,
@@ -93,7 +98,28 @@ pub async fn migrate(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result
         .await
         .map_err(err("create database"))?;
     let client = query_client(config);
-    for (name, sql) in MIGRATIONS {
+    // Which migrations this database has had; each is applied once, in order.
+    client
+        .query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version String, applied_at DateTime) \
+             ENGINE = ReplacingMergeTree ORDER BY version",
+        )
+        .execute()
+        .await
+        .map_err(err("schema_migrations"))?;
+    let applied: std::collections::HashSet<String> = client
+        .query("SELECT version FROM schema_migrations")
+        .fetch_all::<AppliedRow>()
+        .await
+        .map_err(err("schema_migrations"))?
+        .into_iter()
+        .map(|row| row.version)
+        .collect();
+    let mut newly = 0;
+    for (name, sql) in MIGRATIONS
+        .iter()
+        .filter(|(name, _)| !applied.contains(*name))
+    {
         for statement in statements(sql, &config.database) {
             client
                 .query(&statement)
@@ -101,10 +127,18 @@ pub async fn migrate(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result
                 .await
                 .map_err(err(name))?;
         }
+        client
+            .query("INSERT INTO schema_migrations (version, applied_at) SELECT ?, now()")
+            .bind(*name)
+            .execute()
+            .await
+            .map_err(err(name))?;
+        info!(migration = name, "migration applied");
+        newly += 1;
     }
     load_units(config, catalogue).await?;
     load_holidays(config).await?;
-    info!(database = %config.database, migrations = MIGRATIONS.len(), units = catalogue.len(), "clickhouse schema up to date");
+    info!(database = %config.database, migrations = MIGRATIONS.len(), newly_applied = newly, units = catalogue.len(), "clickhouse schema up to date");
     Ok(())
 }
 

@@ -233,4 +233,13 @@ mod tests {
             .iter()
             .all(|s| !s.contains("{database}") && !s.contains("--")));
     }
+
+    #[test]
+    fn holidays_parse() -> Result<(), MigrateError> {
+        let rows = holidays()?;
+        assert!(rows.len() >= 40, "{} holidays", rows.len());
+        let national_day_2021 = chrono::NaiveDate::from_ymd_opt(2021, 9, 2).and_then(date_to_days);
+        assert!(rows.iter().any(|r| Some(r.date) == national_day_2021));
+        Ok(())
+    }
 }

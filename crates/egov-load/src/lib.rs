@@ -23,6 +23,9 @@ use tracing::{info, warn};
 
 pub const EVENTS_TABLE: &str = "events";
 
+/// At most this many rows are reserved at the start of a batch.
+const MAX_RESERVED_ROWS: usize = 100_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("kafka: {0}")]
@@ -34,14 +37,14 @@ pub enum LoadError {
 /// A row of `events`, field names equal to column names.
 #[derive(Debug, Clone, Row, Serialize, PartialEq)]
 pub struct EventRow {
-    pub system: String,
+    pub system: &'static str,
     pub event_id: String,
-    pub event_type: String,
+    pub event_type: &'static str,
     pub occurred_at: u32,
     pub occurred_ms: i64,
     pub local_date: u16,
     pub unit_code: String,
-    pub level: String,
+    pub level: &'static str,
     pub district_code: String,
     pub entity_id: String,
     pub channel: String,
@@ -56,14 +59,14 @@ pub struct EventRow {
 impl From<CuratedEvent> for EventRow {
     fn from(e: CuratedEvent) -> Self {
         Self {
-            system: e.system.as_str().to_owned(),
+            system: e.system.as_str(),
             event_id: e.event_id,
-            event_type: e.event_type.as_str().to_owned(),
+            event_type: e.event_type.as_str(),
             occurred_at: u32::try_from(e.occurred_ms.div_euclid(1000)).unwrap_or(0),
             occurred_ms: e.occurred_ms,
             local_date: e.local_date,
             unit_code: e.unit_code,
-            level: e.level.as_str().to_owned(),
+            level: e.level.as_str(),
             district_code: e.district_code,
             entity_id: e.entity_id,
             channel: e.channel,
@@ -97,7 +100,9 @@ pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadE
     info!(from = %config.kafka.curated_topic, database = %config.clickhouse.database, "load started");
     let mut stopping = false;
     while !stopping {
-        let mut rows: Vec<EventRow> = Vec::new();
+        // Sized for a full batch up front: no reallocation (and its copy) while it fills.
+        let mut rows: Vec<EventRow> =
+            Vec::with_capacity(limits.batch_max_rows.min(MAX_RESERVED_ROWS));
         let mut bytes = 0usize;
         let mut tracker = OffsetTracker::default();
         let mut undecodable = 0usize;

@@ -1,0 +1,419 @@
+//! The results: what `results.json` holds and the table printed at the end.
+
+use crate::ingest::Freshness;
+use serde::Serialize;
+use std::process::Command;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Sizes {
+    pub events: u64,
+    pub load_rows: u64,
+    pub fresh_secs: u64,
+    pub rounds: u64,
+}
+
+/// One round of the ingest measurements, events (rows) per second.
+#[derive(Debug, Clone, Serialize)]
+pub struct Round {
+    pub raw_produce_events_per_s: f64,
+    pub ingest_only_events_per_s: f64,
+    pub ingest_events_per_s: f64,
+    pub pipeline_rows_per_s: f64,
+}
+
+impl Default for Round {
+    fn default() -> Self {
+        Self {
+            raw_produce_events_per_s: f64::NAN,
+            ingest_only_events_per_s: f64::NAN,
+            ingest_events_per_s: f64::NAN,
+            pipeline_rows_per_s: f64::NAN,
+        }
+    }
+}
+
+/// One round of the load measurements: rows per second, and seconds from
+/// the start until the first rows were visible.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadRound {
+    pub load_rows_per_s: f64,
+    pub kafka_engine_rows_per_s: f64,
+    pub load_first_row_s: f64,
+    pub kafka_engine_first_row_s: f64,
+    pub load_all_rows_s: f64,
+    pub kafka_engine_all_rows_s: f64,
+}
+
+impl Default for LoadRound {
+    fn default() -> Self {
+        Self {
+            load_rows_per_s: f64::NAN,
+            kafka_engine_rows_per_s: f64::NAN,
+            load_first_row_s: f64::NAN,
+            kafka_engine_first_row_s: f64::NAN,
+            load_all_rows_s: f64::NAN,
+            kafka_engine_all_rows_s: f64::NAN,
+        }
+    }
+}
+
+/// The largest sampled VmRSS of `egov run` in each phase, MiB.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PhaseRss {
+    pub start: f64,
+    pub ingest_and_drain: f64,
+    pub freshness: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub key: &'static str,
+    pub target: String,
+    pub value: f64,
+    pub met: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Results {
+    pub date: String,
+    pub commit: String,
+    /// Tracked files differed from the commit.
+    pub dirty: bool,
+    pub run_id: String,
+    pub cores: usize,
+    pub memory_gib: f64,
+    pub cpu: String,
+    pub loadavg_at_start: f64,
+    /// Share of all cores busy during one second before the run (other work).
+    pub cpu_busy_at_start: f64,
+    pub sizes: Sizes,
+    pub batch_size: usize,
+    pub clients: usize,
+    /// Mean size of a raw event's JSON (as ingest writes it to Kafka).
+    pub event_bytes: f64,
+    /// Mean size of a curated event's JSON (as transform writes it).
+    pub curated_event_bytes: f64,
+
+    pub ingest_events_per_s: f64,
+    pub raw_produce_events_per_s: f64,
+    pub ingest_vs_raw_produce: f64,
+    pub ingest_retries: u64,
+    /// `egov ingest` alone (no transform and load in the process).
+    pub ingest_only_events_per_s: f64,
+    pub ingest_only_rss_mib_max: f64,
+    /// From the first request of the ingest phase until all its rows were in ClickHouse.
+    pub pipeline_rows_per_s: f64,
+
+    pub load_rows_per_s: f64,
+    pub kafka_engine_rows_per_s: f64,
+    pub load_vs_kafka_engine: f64,
+
+    pub freshness_p50_ms: f64,
+    pub freshness_p99_ms: f64,
+    pub freshness: Option<Freshness>,
+
+    pub rss_mib_max: f64,
+    pub rss_mib_idle: f64,
+    pub rss_mib_by_phase: PhaseRss,
+
+    pub targets: Vec<Target>,
+    /// Per round; the figures above are their medians.
+    pub rounds: Vec<Round>,
+    pub load_rounds: Vec<LoadRound>,
+    /// What may make the figures less trustworthy.
+    pub warnings: Vec<String>,
+}
+
+fn command_output(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program).args(args).output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+fn loadavg() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(f64::NAN)
+}
+
+/// (busy, total) jiffies of all CPUs since boot.
+fn cpu_jiffies() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let values: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: u64 = values.iter().sum();
+    // idle and iowait are the 4th and 5th fields.
+    let idle = values.get(3).copied().unwrap_or(0) + values.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+/// The share of the machine's CPU time that was busy during one second.
+pub fn cpu_busy_now() -> f64 {
+    let Some((busy0, total0)) = cpu_jiffies() else {
+        return f64::NAN;
+    };
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    match cpu_jiffies() {
+        Some((busy1, total1)) if total1 > total0 => {
+            (busy1 - busy0) as f64 / (total1 - total0) as f64
+        }
+        _ => f64::NAN,
+    }
+}
+
+fn meminfo_gib() -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0 / 1024.0)
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_default()
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        f64::NAN
+    }
+}
+
+fn two(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:.2}")
+    } else {
+        "-".into()
+    }
+}
+
+fn one(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:.0}")
+    } else {
+        "-".into()
+    }
+}
+
+fn thousands(value: f64) -> String {
+    if !value.is_finite() {
+        return "-".into();
+    }
+    let digits = format!("{:.0}", value);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl Results {
+    pub fn new(batch_size: usize, clients: usize) -> anyhow::Result<Self> {
+        Ok(Self {
+            date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            commit: command_output("git", &["rev-parse", "HEAD"]).unwrap_or_default(),
+            dirty: command_output("git", &["diff", "--quiet", "HEAD"]).is_none(),
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            memory_gib: meminfo_gib(),
+            cpu: cpu_model(),
+            loadavg_at_start: loadavg(),
+            cpu_busy_at_start: cpu_busy_now(),
+            batch_size,
+            clients,
+            ingest_events_per_s: f64::NAN,
+            raw_produce_events_per_s: f64::NAN,
+            ingest_only_events_per_s: f64::NAN,
+            ingest_only_rss_mib_max: f64::NAN,
+            pipeline_rows_per_s: f64::NAN,
+            load_rows_per_s: f64::NAN,
+            kafka_engine_rows_per_s: f64::NAN,
+            freshness_p50_ms: f64::NAN,
+            freshness_p99_ms: f64::NAN,
+            rss_mib_max: f64::NAN,
+            rss_mib_idle: f64::NAN,
+            ..Self::default()
+        })
+    }
+
+    /// Ratios, the freshness keys, the targets and the warnings.
+    pub fn finish(&mut self) {
+        if self.ingest_retries > 0 {
+            self.warnings.push(format!(
+                "{} requests were answered 429/503 or failed and were sent again: Kafka or ClickHouse may have been unavailable during the run",
+                self.ingest_retries
+            ));
+        }
+        if self.cpu_busy_at_start > 0.2 {
+            self.warnings.push(format!(
+                "{:.0}% of the CPU was busy with other work just before the run; the figures shared the machine with it",
+                self.cpu_busy_at_start * 100.0
+            ));
+        }
+        self.ingest_vs_raw_produce = ratio(self.ingest_events_per_s, self.raw_produce_events_per_s);
+        self.load_vs_kafka_engine = ratio(self.load_rows_per_s, self.kafka_engine_rows_per_s);
+        if let Some(f) = &self.freshness {
+            self.freshness_p50_ms = f.p50_ms;
+            self.freshness_p99_ms = f.p99_ms;
+        }
+        // A figure not measured (NaN) meets no target.
+        let at_least = |key, target: f64, value: f64| Target {
+            key,
+            target: format!(">= {target}"),
+            value,
+            met: value >= target,
+        };
+        let at_most = |key, target: f64, value: f64| Target {
+            key,
+            target: format!("<= {target}"),
+            value,
+            met: value <= target,
+        };
+        self.targets = vec![
+            at_least("ingest_vs_raw_produce", 0.8, self.ingest_vs_raw_produce),
+            at_least("load_vs_kafka_engine", 1.5, self.load_vs_kafka_engine),
+            at_most("freshness_p99_ms", 2000.0, self.freshness_p99_ms),
+            at_most("rss_mib_max", 200.0, self.rss_mib_max),
+        ];
+    }
+
+    pub fn table(&self) -> String {
+        let met = |key: &str| {
+            self.targets
+                .iter()
+                .find(|t| t.key == key)
+                .map_or(String::new(), |t| {
+                    let verdict = if t.value.is_nan() {
+                        "not measured"
+                    } else if t.met {
+                        "met"
+                    } else {
+                        "MISSED"
+                    };
+                    format!("{} {verdict}", t.target)
+                })
+        };
+        let f = self.freshness.as_ref();
+        let mut out = String::new();
+        out.push_str(&format!(
+            "egov-bench {}  commit {}{}  {} cores, {:.0} GiB; CPU {:.0}% busy before the run\n",
+            self.date,
+            self.commit.chars().take(10).collect::<String>(),
+            if self.dirty { " (dirty)" } else { "" },
+            self.cores,
+            self.memory_gib,
+            self.cpu_busy_at_start * 100.0
+        ));
+        out.push_str(&format!(
+            "medians of {} rounds of {} events to ingest and to Kafka, and of {} curated rows to load; {} s of freshness;\nrequests of {} events, {} clients; raw event {:.0} B, curated {:.0} B\n\n",
+            self.sizes.rounds, self.sizes.events, self.sizes.load_rows, self.sizes.fresh_secs, self.batch_size, self.clients, self.event_bytes, self.curated_event_bytes
+        ));
+        let rows: Vec<[String; 5]> = vec![
+            [
+                "ingest (HTTP, acks=all), events/s".into(),
+                thousands(self.ingest_events_per_s),
+                format!("raw produce {}", thousands(self.raw_produce_events_per_s)),
+                two(self.ingest_vs_raw_produce),
+                met("ingest_vs_raw_produce"),
+            ],
+            [
+                "  egov ingest alone, events/s".into(),
+                thousands(self.ingest_only_events_per_s),
+                String::new(),
+                two(ratio(
+                    self.ingest_only_events_per_s,
+                    self.raw_produce_events_per_s,
+                )),
+                String::new(),
+            ],
+            [
+                "load into ClickHouse, rows/s".into(),
+                thousands(self.load_rows_per_s),
+                format!("Kafka engine {}", thousands(self.kafka_engine_rows_per_s)),
+                two(self.load_vs_kafka_engine),
+                met("load_vs_kafka_engine"),
+            ],
+            [
+                "freshness p50 / p99 / max, ms".into(),
+                format!(
+                    "{} / {} / {}",
+                    one(self.freshness_p50_ms),
+                    one(self.freshness_p99_ms),
+                    one(f.map_or(f64::NAN, |f| f.max_ms))
+                ),
+                format!(
+                    "at {} events/s",
+                    thousands(f.map_or(f64::NAN, |f| f.achieved_events_per_s))
+                ),
+                String::new(),
+                met("freshness_p99_ms"),
+            ],
+            [
+                "peak RSS of egov run, MiB".into(),
+                one(self.rss_mib_max),
+                format!("idle {}", one(self.rss_mib_idle)),
+                String::new(),
+                met("rss_mib_max"),
+            ],
+            [
+                "HTTP to ClickHouse (burst), rows/s".into(),
+                thousands(self.pipeline_rows_per_s),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+        ];
+        let header = ["measure", "egov", "baseline", "ratio", "target"];
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |cells: &[String]| {
+            let mut s = String::new();
+            for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+                let pad = w.saturating_sub(cell.chars().count());
+                if i == 0 || i == 2 || i == 4 {
+                    s.push_str(cell);
+                    s.push_str(&" ".repeat(pad));
+                } else {
+                    s.push_str(&" ".repeat(pad));
+                    s.push_str(cell);
+                }
+                s.push_str("  ");
+            }
+            s.trim_end().to_owned() + "\n"
+        };
+        out.push_str(&line(&header.map(String::from)));
+        out.push_str(&line(&widths.map(|w| "-".repeat(w))));
+        for row in &rows {
+            out.push_str(&line(row));
+        }
+        for warning in &self.warnings {
+            out.push_str(&format!("\nwarning: {warning}"));
+        }
+        out
+    }
+}

@@ -1,0 +1,91 @@
+//! Per-event cost of what ingest does to every event: parse it, validate it
+//! against contract v1 (`Contract::validate`: JSON Schemas + catalogue), and
+//! serialise it again for Kafka; and of load's decoding of a curated event.
+//! `cargo bench -p egov-common --bench contract`
+
+use chrono::Utc;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use egov_common::catalogue::Catalogue;
+use egov_common::contract::Contract;
+use egov_common::model::CuratedEvent;
+use serde_json::{json, Value};
+use std::hint::black_box;
+
+/// Events as the bench binary sends them (realistic units and payloads).
+fn events() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "document.received",
+            json!({
+                "event_id": "bench-0a1b2c3d-i-000012345",
+                "event_type": "document.received",
+                "occurred_at": "2021-03-15T08:30:00+07:00",
+                "unit_code": "08707",
+                "schema_version": 1,
+                "payload": {
+                    "document_id": "VBD-08707-000012345",
+                    "sender": "Ủy ban nhân dân huyện Tam Dương",
+                    "channel": "provincial_axis",
+                    "due_at": "2021-03-25T17:00:00+07:00",
+                    "priority": 1
+                }
+            }),
+        ),
+        (
+            "dossier.received",
+            json!({
+                "event_id": "bench-0a1b2c3d-i-000012346",
+                "event_type": "dossier.received",
+                "occurred_at": "2021-05-10T08:12:00+07:00",
+                "unit_code": "000.00.02.H62",
+                "schema_version": 1,
+                "payload": {
+                    "dossier_id": "000.00.02.H62-210510-0042",
+                    "procedure_code": "1.001612",
+                    "field_code": "dau_tu",
+                    "channel": "online",
+                    "service_level": 4,
+                    "applicant_type": "business",
+                    "due_at": "2021-05-17T17:00:00+07:00"
+                }
+            }),
+        ),
+    ]
+}
+
+fn contract(c: &mut Criterion) {
+    let contract = Contract::v1().unwrap_or_else(|e| panic!("contract: {e}"));
+    let catalogue = Catalogue::embedded().unwrap_or_else(|e| panic!("catalogue: {e}"));
+    let now = Utc::now();
+    let mut group = c.benchmark_group("contract");
+    group.throughput(Throughput::Elements(1));
+    for (name, event) in events() {
+        let bytes = serde_json::to_vec(&event).unwrap_or_default();
+        assert!(contract.validate(&event, now, &catalogue).is_ok(), "{name}");
+        group.bench_with_input(BenchmarkId::new("validate", name), &event, |b, event| {
+            b.iter(|| contract.validate(black_box(event), now, &catalogue).is_ok())
+        });
+        group.bench_with_input(BenchmarkId::new("parse", name), &bytes, |b, bytes| {
+            b.iter(|| serde_json::from_slice::<Value>(black_box(bytes)).is_ok())
+        });
+        group.bench_with_input(BenchmarkId::new("serialise", name), &event, |b, event| {
+            b.iter(|| serde_json::to_vec(black_box(event)).map(|v| v.len()))
+        });
+    }
+    group.finish();
+}
+
+fn curated_decode(c: &mut Criterion) {
+    // What transform writes for a commune dossier (see curate's tests).
+    let curated = br#"{"system":"onestop","event_id":"bench-0a1b2c3d-i-000012346","event_type":"dossier.received","occurred_ms":1620609120000,"local_date":18757,"unit_code":"08707","level":"commune","district_code":"243","entity_id":"08707-210510-0042","channel":"online","procedure_code":"1.001612","signed":false,"due_ms":1621245600000,"due_date":18764,"payload":"{\"applicant_type\":\"business\",\"channel\":\"online\",\"dossier_id\":\"08707-210510-0042\",\"due_at\":\"2021-05-17T17:00:00+07:00\",\"field_code\":\"dau_tu\",\"procedure_code\":\"1.001612\",\"service_level\":4}","ingested_ms":1620609121000}"#;
+    assert!(serde_json::from_slice::<CuratedEvent>(curated).is_ok());
+    let mut group = c.benchmark_group("curated");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("decode", |b| {
+        b.iter(|| serde_json::from_slice::<CuratedEvent>(black_box(curated)).is_ok())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, contract, curated_decode);
+criterion_main!(benches);

@@ -72,7 +72,7 @@ pub fn durable_consumer(
         // allow long outages before the group gives the partitions away.
         .set("max.poll.interval.ms", "900000")
         // Bounded prefetch: what waits in memory while a service is paused.
-        .set("queued.max.messages.kbytes", "32768")
+        .set("queued.max.messages.kbytes", "16384")
         // Once the prefetch is full, fetch again as soon as it drains: the default
         // (1 s) left a catching-up consumer idle for up to a second per batch.
         .set("fetch.queue.backoff.ms", "20")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark (not a test): egov against writing straight to Kafka and against ClickHouse's own
 # Kafka engine, side by side on this machine in one run. Prints a table and writes
-# target/bench/results.json (egov's logs beside it). About 3-4 minutes on 2 cores.
+# target/bench/results.json (egov's logs beside it). About 4-5 minutes on 2 cores.
 #
 #   ./deploy/local/bench.sh                      # everything, default sizes
 #   BENCH_EVENTS=100000 BENCH_ROUNDS=1 ./deploy/local/bench.sh
@@ -9,7 +9,7 @@
 #
 # Sizes and options (environment or flags, see `target/release/egov-bench --help`):
 #   BENCH_EVENTS=300000       events per round: to ingest over HTTP, and straight to Kafka
-#   BENCH_LOAD_ROWS=300000    curated rows per round: egov load, and the Kafka engine
+#   BENCH_LOAD_ROWS=1000000   curated rows per round: egov load, and the Kafka engine
 #   BENCH_ROUNDS=3            rounds of each throughput measurement (figures are medians)
 #   BENCH_FRESH_SECS=30       seconds of offered load at BENCH_FRESH_LOAD (0.5) x the ingest rate
 #   BENCH_FRESH_MAX_EVENTS=1500000, BENCH_BATCH=500, BENCH_CLIENTS=8, BENCH_POLL_MS=50

@@ -377,6 +377,7 @@ async fn run(args: &Args, settings: &Settings, names: &Names) -> anyhow::Result<
     let mut ingest_phase = (Duration::MAX, Duration::ZERO);
     for (r, batches) in rounds.iter().enumerate() {
         let mut round = report::Round::default();
+        say(format!("round {}: starting", r + 1));
         let n = args.events as f64;
         if let Some(raw) = &raw {
             ch.quiesce(Duration::from_secs(30)).await;

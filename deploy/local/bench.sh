@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark (not a test): egov against writing straight to Kafka and against ClickHouse's own
 # Kafka engine, side by side on this machine in one run. Prints a table and writes
-# target/bench/results.json (egov's logs beside it). About 4-5 minutes on 2 cores.
+# target/bench/results.json (egov's logs beside it). About 2-4 minutes on 2 cores (plus the build).
 #
 #   ./deploy/local/bench.sh                      # everything, default sizes
 #   BENCH_EVENTS=100000 BENCH_ROUNDS=1 ./deploy/local/bench.sh

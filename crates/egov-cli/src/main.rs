@@ -105,11 +105,6 @@ enum ReportFormat {
     Json,
 }
 
-/// glibc's malloc took about a third of `egov run`'s CPU under load (perf,
-/// see README Benchmarks); mimalloc serves the same allocations far cheaper.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref())?;

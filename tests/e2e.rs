@@ -361,12 +361,7 @@ async fn without_kafka_ingest_stays_up_and_answers_503_with_retry_after() -> any
         .send()
         .await?;
     assert_eq!(response.status(), 503);
-    let retry_after: u64 = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let retry_after = egov_tests::retry_after(&response);
     assert!(retry_after >= 1);
     let answer: Value = response.json().await?;
     assert_eq!(answer["error"], "unavailable", "{answer}");

@@ -360,12 +360,7 @@ async fn a_token_over_its_rate_gets_429_and_other_tokens_do_not() -> anyhow::Res
 
     let response = ingest.post(ONESTOP_TOKEN, &dossier("rate-5")).await?;
     assert_eq!(response.status(), 429);
-    let retry_after: u64 = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let retry_after = egov_tests::retry_after(&response);
     assert!((2..=3).contains(&retry_after), "Retry-After {retry_after}");
     assert!(response.headers().contains_key("x-request-id"));
     let error: Value = response.json().await?;

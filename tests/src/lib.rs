@@ -221,3 +221,13 @@ pub async fn clickhouse_query(settings: &Settings, sql: &str) -> anyhow::Result<
     }
     Ok(text)
 }
+
+/// The `Retry-After` seconds of an answer, 0 when absent or not a number.
+pub fn retry_after(response: &reqwest::Response) -> u64 {
+    response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}

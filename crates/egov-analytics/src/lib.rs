@@ -205,14 +205,15 @@ fn check_period(request: &ReportRequest) -> Result<(), ReportError> {
     Ok(())
 }
 
-async fn unit_filter(
-    client: &clickhouse::Client,
+fn unit_filter(
+    catalogue: &Catalogue,
     request: &ReportRequest,
 ) -> Result<Option<HashSet<String>>, ReportError> {
-    match &request.unit {
-        None => Ok(None),
-        Some(code) => Ok(Some(Catalogue::fetch(client).await?.subtree(code)?)),
-    }
+    request
+        .unit
+        .as_deref()
+        .map(|code| catalogue.subtree(code))
+        .transpose()
 }
 
 /// The report of contract section 7: per level and in total.
@@ -222,7 +223,10 @@ pub async fn report(
 ) -> Result<Report, ReportError> {
     check_period(request)?;
     let client = query_client(config);
-    let units = unit_filter(&client, request).await?;
+    let units = match &request.unit {
+        None => None,
+        Some(_) => unit_filter(&Catalogue::fetch(&client).await?, request)?,
+    };
     let (documents, dossiers) = fetch_counts(
         &client,
         &config.database,
@@ -254,8 +258,9 @@ pub async fn report_by_unit(
 ) -> Result<Vec<UnitFigures>, ReportError> {
     check_period(request)?;
     let client = query_client(config);
-    let units = unit_filter(&client, request).await?;
+    // One read of the catalogue: for the unit filter and for the names.
     let catalogue = Catalogue::fetch(&client).await?;
+    let units = unit_filter(&catalogue, request)?;
     let (documents, dossiers) = fetch_counts(
         &client,
         &config.database,

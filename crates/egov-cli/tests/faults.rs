@@ -342,11 +342,15 @@ async fn wait_until_partly_loaded(
     bail!("fewer than {target} rows after 60 s")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_of_the_pipeline_mid_stream_then_restart() -> anyhow::Result<()> {
-    let _serial = SERIAL.lock().await;
-    let mut pipeline = PipelineProcess::start("kill9").await?;
-    let events = scenario(11);
+type Sender = tokio::task::JoinHandle<anyhow::Result<u64>>;
+
+/// Starts sending a random scenario at a pace that leaves room for a fault,
+/// and returns once a fifth of it is in ClickHouse.
+async fn stream_until_partly_loaded(
+    pipeline: &PipelineProcess,
+    seed: u64,
+) -> anyhow::Result<(Vec<Value>, Sender)> {
+    let events = scenario(seed);
     let sender = tokio::spawn(send_paced(
         pipeline.url.clone(),
         events.clone(),
@@ -354,7 +358,15 @@ async fn kill_9_of_the_pipeline_mid_stream_then_restart() -> anyhow::Result<()> 
         Duration::from_secs(15),
         Duration::from_millis(40),
     ));
-    wait_until_partly_loaded(&pipeline, events.len(), 0.2).await?;
+    wait_until_partly_loaded(pipeline, events.len(), 0.2).await?;
+    Ok((events, sender))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_pipeline_mid_stream_then_restart() -> anyhow::Result<()> {
+    let _serial = SERIAL.lock().await;
+    let mut pipeline = PipelineProcess::start("kill9").await?;
+    let (events, sender) = stream_until_partly_loaded(&pipeline, 11).await?;
     let killed_at = Instant::now();
     pipeline.kill9()?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -377,15 +389,7 @@ async fn server_killed_mid_stream(
     down_for: Duration,
 ) -> anyhow::Result<u64> {
     let pipeline = PipelineProcess::start(label).await?;
-    let events = scenario(seed);
-    let sender = tokio::spawn(send_paced(
-        pipeline.url.clone(),
-        events.clone(),
-        50,
-        Duration::from_secs(15),
-        Duration::from_millis(40),
-    ));
-    wait_until_partly_loaded(&pipeline, events.len(), 0.2).await?;
+    let (events, sender) = stream_until_partly_loaded(&pipeline, seed).await?;
     kill9_server(server)?;
     let killed_at = Instant::now();
     tokio::time::sleep(down_for).await;

@@ -243,6 +243,28 @@ async fn ingest_refuses_bad_requests_and_bad_events_precisely() -> anyhow::Resul
     pipeline.stop().await
 }
 
+fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut encoder, data)?;
+    encoder.finish()
+}
+
+async fn post_gzip(
+    pipeline: &Pipeline,
+    url: &str,
+    body: Vec<u8>,
+) -> reqwest::Result<reqwest::Response> {
+    pipeline
+        .http
+        .post(url)
+        .bearer_auth(ONESTOP_TOKEN)
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(body)
+        .send()
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_requests_get_413_even_when_gzip_hides_the_size() -> anyhow::Result<()> {
     let mut settings = egov_tests::unique_settings("limits")?;
@@ -293,36 +315,14 @@ async fn oversized_requests_get_413_even_when_gzip_hides_the_size() -> anyhow::R
     // 8 MiB of spaces around one event, gzip-compressed to a few KiB.
     let mut body = vec![b' '; 8 << 20];
     body.extend_from_slice(good(0).to_string().as_bytes());
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    std::io::Write::write_all(&mut encoder, &body)?;
-    let compressed = encoder.finish()?;
+    let compressed = gzip(&body)?;
     assert!(compressed.len() < 64 * 1024);
-    let response = pipeline
-        .http
-        .post(&url)
-        .bearer_auth(ONESTOP_TOKEN)
-        .header("content-type", "application/json")
-        .header("content-encoding", "gzip")
-        .body(compressed)
-        .send()
-        .await?;
+    let response = post_gzip(&pipeline, &url, compressed).await?;
     assert_eq!(response.status(), 413);
 
     // Within the limits, gzip is accepted.
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(
-        &mut encoder,
-        json!([good(1), good(2)]).to_string().as_bytes(),
-    )?;
-    let response = pipeline
-        .http
-        .post(&url)
-        .bearer_auth(ONESTOP_TOKEN)
-        .header("content-type", "application/json")
-        .header("content-encoding", "gzip")
-        .body(encoder.finish()?)
-        .send()
-        .await?;
+    let compressed = gzip(json!([good(1), good(2)]).to_string().as_bytes())?;
+    let response = post_gzip(&pipeline, &url, compressed).await?;
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await?;
     assert_eq!(answer["accepted"], 2, "{answer}");

@@ -134,3 +134,45 @@ async fn poison_goes_to_the_dead_letter_topic_and_a_fixed_replay_counts_once() -
     std::fs::remove_dir_all(&dir)?;
     pipeline.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_curated_message_is_a_dead_letter_not_a_loss() -> anyhow::Result<()> {
+    let pipeline = Pipeline::start("curated_dlq").await?;
+    let settings = pipeline.settings.clone();
+    kcat_produce(
+        &settings.kafka.brokers,
+        &settings.kafka.curated_topic,
+        &[r#"{"event_id":"from-another-writer"}"#.to_owned()],
+    )?;
+    let event = json!({"event_id": "fine", "event_type": "dossier.resolved", "occurred_at": "2021-05-07T10:00:00+07:00",
+                       "unit_code": "244", "payload": {"dossier_id": "HS-1"}});
+    let (status, _) = pipeline
+        .post_json(egov_tests::ONESTOP_TOKEN, &event)
+        .await?;
+    assert_eq!(status, 200);
+    pipeline
+        .wait_for(
+            "SELECT uniqExact(event_id) FROM events",
+            1,
+            Duration::from_secs(60),
+        )
+        .await?;
+    let mut letters = Vec::new();
+    for _ in 0..100 {
+        letters = egov_transform::dlq::list(&settings.kafka).await?;
+        if !letters.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let found: Vec<(&str, Option<&str>)> = letters
+        .iter()
+        .map(|l| (l.reason.as_str(), l.event_id.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        vec![("undecodable_curated", Some("from-another-writer"))]
+    );
+    assert!(letters[0].source.starts_with(&settings.kafka.curated_topic));
+    pipeline.stop().await
+}

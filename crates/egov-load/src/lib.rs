@@ -84,7 +84,7 @@ impl From<CuratedEvent> for EventRow {
 pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadError> {
     kafka::ensure_topics_retrying(
         &config.kafka,
-        &[&config.kafka.curated_topic],
+        &[&config.kafka.curated_topic, &config.kafka.dlq_topic],
         shutdown.clone(),
     )
     .await;
@@ -94,6 +94,7 @@ pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadE
         &config.kafka.curated_topic,
     )?);
     egov_common::ops::spawn_lag_reporter(&consumer, "load");
+    let producer = kafka::durable_producer(&config.kafka)?;
     let client = ch::insert_client(&config.clickhouse);
     let limits = &config.service;
     let max_wait = Duration::from_millis(limits.batch_max_wait_ms);
@@ -105,7 +106,7 @@ pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadE
             Vec::with_capacity(limits.batch_max_rows.min(MAX_RESERVED_ROWS));
         let mut bytes = 0usize;
         let mut tracker = OffsetTracker::default();
-        let mut undecodable = 0usize;
+        let mut undecodable: Vec<DeadLetter> = Vec::new();
         let mut deadline: Option<tokio::time::Instant> = None;
         while rows.len() < limits.batch_max_rows && bytes < limits.batch_max_bytes {
             let wait_for_message = async {
@@ -131,9 +132,9 @@ pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadE
                 Ok(event) => rows.push(event.into()),
                 Err(error) => {
                     // Transform only writes what it encoded itself; anything
-                    // else in the curated topic is skipped, loudly.
-                    undecodable += 1;
-                    warn!(partition = message.partition(), offset = message.offset(), %error, "undecodable curated message skipped");
+                    // else (another writer, a format from another version) is
+                    // kept as a dead letter, never dropped.
+                    undecodable.push(DeadLetter::of(&message, &error));
                 }
             }
         }
@@ -143,10 +144,22 @@ pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadE
         if !insert_until_done(&client, &rows, &mut shutdown).await {
             break;
         }
-        tracker.store(&consumer)?;
-        if undecodable > 0 {
-            metrics::counter!("egov_load_undecodable_total").increment(undecodable as u64);
+        if !undecodable.is_empty() {
+            warn!(messages = undecodable.len(), topic = %config.kafka.dlq_topic, "undecodable curated messages sent to the dead-letter topic");
+            metrics::counter!("egov_dlq_messages_total", "reason" => UNDECODABLE)
+                .increment(undecodable.len() as u64);
+            if !dead_letter_all(
+                &producer,
+                &config.kafka.dlq_topic,
+                &undecodable,
+                &mut shutdown,
+            )
+            .await
+            {
+                break;
+            }
         }
+        tracker.store(&consumer)?;
     }
     if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
         warn!(%error, "final commit");
@@ -207,4 +220,89 @@ async fn insert(
         insert.write(row).await?;
     }
     insert.end().await
+}
+
+/// The dead-letter reason of a curated message load cannot decode.
+const UNDECODABLE: &str = "undecodable_curated";
+
+/// A curated message load could not decode, as it goes to the dead-letter topic.
+struct DeadLetter {
+    key: Vec<u8>,
+    payload: Vec<u8>,
+    headers: rdkafka::message::OwnedHeaders,
+}
+
+impl DeadLetter {
+    fn of(message: &rdkafka::message::BorrowedMessage<'_>, error: &serde_json::Error) -> Self {
+        use rdkafka::message::Header;
+        let detail = format!("load cannot decode this curated message: {error}");
+        let (partition, offset) = (
+            message.partition().to_string(),
+            message.offset().to_string(),
+        );
+        let at = chrono::Utc::now().timestamp_millis().to_string();
+        let headers = rdkafka::message::OwnedHeaders::new()
+            .insert(Header {
+                key: kafka::HEADER_DLQ_REASON,
+                value: Some(UNDECODABLE),
+            })
+            .insert(Header {
+                key: kafka::HEADER_DLQ_DETAIL,
+                value: Some(detail.as_str()),
+            })
+            .insert(Header {
+                key: kafka::HEADER_DLQ_TOPIC,
+                value: Some(message.topic()),
+            })
+            .insert(Header {
+                key: kafka::HEADER_DLQ_PARTITION,
+                value: Some(partition.as_str()),
+            })
+            .insert(Header {
+                key: kafka::HEADER_DLQ_OFFSET,
+                value: Some(offset.as_str()),
+            })
+            .insert(Header {
+                key: kafka::HEADER_DLQ_AT_MS,
+                value: Some(at.as_str()),
+            });
+        Self {
+            key: message.key().map(<[u8]>::to_vec).unwrap_or_default(),
+            payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+            headers,
+        }
+    }
+}
+
+/// Produces the dead letters until Kafka acknowledges them all; `false` only
+/// if shutdown came first (their offsets then stay uncommitted).
+async fn dead_letter_all(
+    producer: &rdkafka::producer::FutureProducer,
+    topic: &str,
+    letters: &[DeadLetter],
+    shutdown: &mut Shutdown,
+) -> bool {
+    let mut backoff = Duration::from_millis(200);
+    for letter in letters {
+        loop {
+            let record = rdkafka::producer::FutureRecord::to(topic)
+                .key(&letter.key)
+                .payload(&letter.payload)
+                .headers(letter.headers.clone());
+            let error = tokio::select! {
+                _ = shutdown.wait() => return false,
+                result = producer.send(record, Duration::from_secs(5)) => match result {
+                    Ok(_) => break,
+                    Err((error, _)) => error,
+                },
+            };
+            warn!(topic, %error, retry_in_ms = backoff.as_millis() as u64, "dead letter not acknowledged; retrying");
+            tokio::select! {
+                _ = shutdown.wait() => return false,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+    true
 }

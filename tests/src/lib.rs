@@ -11,6 +11,7 @@ use rdkafka::config::ClientConfig;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 pub const DOCUMENTS_TOKEN: &str = "local-documents";
@@ -230,4 +231,39 @@ pub fn retry_after(response: &reqwest::Response) -> u64 {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// Reads what is there (0 at the end), without tokio's `io-util`.
+pub async fn read_some(stream: &TcpStream, buffer: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        stream.readable().await?;
+        match stream.try_read(buffer) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            result => return result,
+        }
+    }
+}
+
+pub async fn write_all(stream: &TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Reads until the peer closes.
+pub async fn read_to_end(stream: &TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut all = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match read_some(stream, &mut buffer).await? {
+            0 => return Ok(all),
+            n => all.extend_from_slice(&buffer[..n]),
+        }
+    }
 }

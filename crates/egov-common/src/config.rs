@@ -139,6 +139,10 @@ pub struct IngestSection {
     pub listen: String,
     pub max_body_bytes: usize,
     pub max_events: usize,
+    /// Of one event's JSON text; a larger event is that event's `invalid` error.
+    pub max_event_bytes: usize,
+    /// Per-event errors listed in one answer; the count of the rest is given.
+    pub max_errors_per_response: usize,
     pub tokens: Vec<TokenConfig>,
     /// Events per second each token may send on average; 0 turns the limit off
     /// (the default). Beyond it the token gets 429 with `Retry-After`.
@@ -147,8 +151,20 @@ pub struct IngestSection {
     pub rate_limit_burst: f64,
     /// `POST /v1/events` requests handled at once; beyond, 503 with `Retry-After`.
     pub max_in_flight: usize,
+    /// `POST /v1/events` requests of one token handled at once; beyond, 429
+    /// with `Retry-After`.
+    pub max_in_flight_per_token: usize,
     /// A request not answered within this gets 503 with `Retry-After`.
     pub request_timeout_ms: u64,
+    /// A connection that has not sent a whole request head within this (also
+    /// an idle keep-alive connection) is closed.
+    pub header_read_timeout_ms: u64,
+    /// Connections open at once; a connection beyond is closed at once.
+    pub max_connections: usize,
+    /// PEM certificate chain and private key: with both, ingest serves HTTPS
+    /// only; without, plain HTTP.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
     /// After a stop is requested, `/readyz` answers 503 for this long before
     /// the listener closes, so that load balancers stop sending first.
     pub shutdown_grace_ms: u64,
@@ -160,6 +176,8 @@ impl Default for IngestSection {
             listen: "127.0.0.1:8080".into(),
             max_body_bytes: 10 * 1024 * 1024,
             max_events: 10_000,
+            max_event_bytes: 256 * 1024,
+            max_errors_per_response: 100,
             tokens: vec![
                 TokenConfig {
                     token: "local-documents".into(),
@@ -175,7 +193,12 @@ impl Default for IngestSection {
             rate_limit_events_per_s: 0.0,
             rate_limit_burst: 20_000.0,
             max_in_flight: 64,
+            max_in_flight_per_token: 16,
             request_timeout_ms: 30_000,
+            header_read_timeout_ms: 10_000,
+            max_connections: 512,
+            tls_cert_file: None,
+            tls_key_file: None,
             shutdown_grace_ms: 0,
         }
     }

@@ -20,6 +20,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("this token sends more than {per_second} events per second; send again in {retry_after_s} s")]
     RateLimited { per_second: f64, retry_after_s: u32 },
+    #[error("this token has {limit} requests in flight already; send the request again when one is answered")]
+    TooManyInFlight { limit: usize, retry_after_s: u32 },
     #[error("events could not be made durable in time ({reason}); send the request again")]
     Unavailable { reason: String, retry_after_s: u32 },
     #[error("{limit} requests are being handled already; send the request again shortly")]
@@ -39,6 +41,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "too_large",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::TooManyInFlight { .. } => "too_many_in_flight",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::Overloaded { .. } => "overloaded",
             ApiError::Timeout { .. } => "timeout",
@@ -53,7 +56,9 @@ impl ApiError {
             }
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } | ApiError::TooManyInFlight { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable { .. }
             | ApiError::Overloaded { .. }
             | ApiError::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -64,6 +69,7 @@ impl ApiError {
     pub fn retry_after_s(&self) -> Option<u32> {
         match self {
             ApiError::RateLimited { retry_after_s, .. }
+            | ApiError::TooManyInFlight { retry_after_s, .. }
             | ApiError::Unavailable { retry_after_s, .. }
             | ApiError::Overloaded { retry_after_s, .. }
             | ApiError::Timeout { retry_after_s, .. } => Some(*retry_after_s),
@@ -89,6 +95,10 @@ impl ApiError {
                 per_second: 10.0,
                 retry_after_s: 1,
             },
+            ApiError::TooManyInFlight {
+                limit: 16,
+                retry_after_s: 1,
+            },
             ApiError::Unavailable {
                 reason: "Kafka did not acknowledge in time".into(),
                 retry_after_s: 2,
@@ -110,6 +120,7 @@ impl ApiError {
                 | ApiError::TooLarge(_)
                 | ApiError::BadRequest(_)
                 | ApiError::RateLimited { .. }
+                | ApiError::TooManyInFlight { .. }
                 | ApiError::Unavailable { .. }
                 | ApiError::Overloaded { .. }
                 | ApiError::Timeout { .. } => {}

@@ -4,36 +4,36 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod body;
+mod check;
+use check::{check_events, Accepted, Checked};
 pub mod error;
 pub mod limits;
 pub mod request_id;
+pub mod serve;
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use body::{BodyEvent, Limits};
+use body::{Encoding, Limits};
 use chrono::Utc;
 use egov_common::catalogue::{Catalogue, CatalogueError};
 use egov_common::config::{IngestConfig, TokenConfig};
-use egov_common::contract::{Contract, ContractError, ErrorCode, Violation};
+use egov_common::contract::{Contract, ContractError, ErrorCode};
 use egov_common::kafka::{self, HEADER_RECEIVED_MS, HEADER_REQUEST_ID, HEADER_SYSTEM};
 use egov_common::ops::{self, Check, Readiness};
 use egov_common::shutdown::Shutdown;
 use egov_common::System;
 use error::ApiError;
 use futures::future::join_all;
-use limits::{RateLimit, TokenBucket};
+use limits::{refusal_cost, RateLimit, TokenBucket};
 use metrics_exporter_prometheus::PrometheusHandle;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,6 +53,8 @@ pub enum IngestError {
     Kafka(#[from] KafkaError),
     #[error("http server: {0}")]
     Serve(#[from] std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// The events API.
@@ -77,15 +79,27 @@ struct Sender {
     units: Option<HashSet<String>>,
     /// `None`: no rate limit.
     bucket: Option<TokenBucket>,
+    /// Its requests in flight.
+    in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
 }
 
 impl Sender {
-    fn from_config(token: &TokenConfig, rate: Option<RateLimit>) -> Self {
+    fn from_config(token: &TokenConfig, rate: Option<RateLimit>, max_in_flight: usize) -> Self {
         let all = token.units.iter().any(|u| u == "*");
         Self {
             system: token.system,
             units: (!all).then(|| token.units.iter().cloned().collect()),
             bucket: rate.map(|limit| TokenBucket::new(limit, Instant::now())),
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
+        }
+    }
+
+    /// Takes `events` from the token's bucket, if it has one.
+    fn charge(&self, events: usize) {
+        if let Some(bucket) = &self.bucket {
+            bucket.charge(events, Instant::now());
         }
     }
 
@@ -97,12 +111,13 @@ impl Sender {
 }
 
 struct AppState {
-    senders: HashMap<String, Sender>,
+    senders: HashMap<String, Arc<Sender>>,
     contract: Contract,
     catalogue: Catalogue,
     producer: FutureProducer,
     raw_topic: String,
     limits: Limits,
+    max_errors_per_response: usize,
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
     request_timeout: Duration,
@@ -122,7 +137,10 @@ pub struct EventError {
 pub struct IngestAnswer {
     pub accepted: usize,
     pub rejected: usize,
+    /// The first `max_errors_per_response` errors, in event order.
     pub errors: Vec<EventError>,
+    /// Rejected events not listed in `errors`.
+    pub errors_omitted: usize,
 }
 
 /// Everything `run` needs besides the listener and the shutdown signal.
@@ -147,10 +165,14 @@ impl Ingest {
         let producer = kafka::durable_producer(&config.kafka)?;
         let http = &config.http;
         let rate = RateLimit::from_config(http.rate_limit_events_per_s, http.rate_limit_burst);
+        let per_token = http.max_in_flight_per_token.max(1);
         let senders = http
             .tokens
             .iter()
-            .map(|t| (t.token.clone(), Sender::from_config(t, rate)))
+            .map(|t| {
+                let sender = Sender::from_config(t, rate, per_token);
+                (t.token.clone(), Arc::new(sender))
+            })
             .collect();
         for token in config.http.tokens.iter().filter(|t| t.is_development()) {
             warn!(system = %token.system, "development token `{}` is active: configure real tokens in production", token.token);
@@ -165,7 +187,9 @@ impl Ingest {
                 limits: Limits {
                     max_body_bytes: http.max_body_bytes,
                     max_events: http.max_events,
+                    max_event_bytes: http.max_event_bytes,
                 },
+                max_errors_per_response: http.max_errors_per_response,
                 in_flight: Arc::new(Semaphore::new(http.max_in_flight.max(1))),
                 max_in_flight: http.max_in_flight.max(1),
                 request_timeout: Duration::from_millis(http.request_timeout_ms.max(1)),
@@ -225,6 +249,21 @@ pub async fn run_with(
     metrics: Option<PrometheusHandle>,
     readiness: Readiness,
 ) -> Result<(), IngestError> {
+    let http = &config.http;
+    let tls = match (&http.tls_cert_file, &http.tls_key_file) {
+        (Some(cert), Some(key)) => Some(serve::tls_acceptor(cert, key)?),
+        (None, None) => None,
+        _ => {
+            return Err(IngestError::Tls(
+                "set both ingest.tls_cert_file and ingest.tls_key_file, or neither".into(),
+            ))
+        }
+    };
+    let options = serve::ServeOptions {
+        header_read_timeout: Duration::from_millis(http.header_read_timeout_ms.max(1)),
+        max_connections: http.max_connections.max(1),
+        tls,
+    };
     // Kafka may be down at start: serve anyway (503s, not ready) and create the topic when it is back.
     let topics = tokio::spawn({
         let (kafka_config, shutdown) = (config.kafka.clone(), shutdown.clone());
@@ -235,21 +274,25 @@ pub async fn run_with(
     let ingest = Ingest::new(&config, metrics, readiness.clone())?;
     let state = ingest.state.clone();
     let address = listener.local_addr()?;
-    info!(%address, topic = %config.kafka.raw_topic, units = state.catalogue.len(), max_in_flight = state.max_in_flight, rate_limit_events_per_s = config.http.rate_limit_events_per_s, "ingest listening");
-    let grace = Duration::from_millis(config.http.shutdown_grace_ms);
-    axum::serve(listener, ingest.router())
-        .with_graceful_shutdown(async move {
-            shutdown.wait().await;
-            readiness.set_shutting_down();
-            if !grace.is_zero() {
-                info!(
-                    grace_ms = grace.as_millis() as u64,
-                    "not ready any more; closing the listener after the grace period"
-                );
-                tokio::time::sleep(grace).await;
-            }
-        })
-        .await?;
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    info!(%address, scheme, topic = %config.kafka.raw_topic, units = state.catalogue.len(), max_in_flight = state.max_in_flight, max_connections = options.max_connections, rate_limit_events_per_s = http.rate_limit_events_per_s, "ingest listening");
+    let grace = Duration::from_millis(http.shutdown_grace_ms);
+    let stop = async move {
+        shutdown.wait().await;
+        readiness.set_shutting_down();
+        if !grace.is_zero() {
+            info!(
+                grace_ms = grace.as_millis() as u64,
+                "not ready any more; closing the listener after the grace period"
+            );
+            tokio::time::sleep(grace).await;
+        }
+    };
+    serve::serve(listener, ingest.router(), options, stop).await;
     topics.abort();
     let producer = state.producer.clone();
     let flushed = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10)))
@@ -277,6 +320,24 @@ async fn openapi() -> impl IntoResponse {
 #[derive(Debug, Clone)]
 struct RequestId(String);
 
+/// Counts a request in flight while alive: also when the client goes away
+/// and the request's future is dropped unfinished.
+struct InFlight(metrics::Gauge);
+
+impl InFlight {
+    fn new() -> Self {
+        let gauge = metrics::gauge!("egov_ingest_requests_in_flight");
+        gauge.increment(1.0);
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
 /// Around every `POST /v1/events`: the request id (span, extension, answer
 /// header), the cap on requests in flight, the request timeout, and the
 /// request metrics.
@@ -297,10 +358,8 @@ async fn guard(State(state): State<Arc<AppState>>, mut request: Request, next: N
             );
             return error.into_response();
         };
-        let in_flight = metrics::gauge!("egov_ingest_requests_in_flight");
-        in_flight.increment(1.0);
+        let _in_flight = InFlight::new();
         let answer = tokio::time::timeout(state.request_timeout, next.run(request)).await;
-        in_flight.decrement(1.0);
         answer.unwrap_or_else(|_elapsed| {
             let after_ms = state.request_timeout.as_millis() as u64;
             warn!(after_ms, "request timed out");
@@ -359,10 +418,22 @@ struct Handled {
     body: IngestAnswer,
 }
 
-async fn handle(state: &AppState, request: Request, request_id: &str) -> Result<Handled, ApiError> {
+async fn handle(
+    state: &Arc<AppState>,
+    request: Request,
+    request_id: &str,
+) -> Result<Handled, ApiError> {
     let sender = bearer_token(request.headers())
         .and_then(|token| state.senders.get(token))
+        .cloned()
         .ok_or(ApiError::Unauthorized)?;
+    let Ok(_permit) = sender.in_flight.clone().try_acquire_owned() else {
+        sender.charge(1);
+        return Err(ApiError::TooManyInFlight {
+            limit: sender.max_in_flight,
+            retry_after_s: 1,
+        });
+    };
     if let Some(bucket) = &sender.bucket {
         bucket
             .admit(Instant::now())
@@ -371,160 +442,94 @@ async fn handle(state: &AppState, request: Request, request_id: &str) -> Result<
                 retry_after_s: limits::retry_after_secs(wait),
             })?;
     }
-    let headers = request.headers().clone();
-    let body = read_body(request).await?;
-    let events = body::read_events(&headers, &body, &state.limits)?;
-    if let Some(bucket) = &sender.bucket {
-        bucket.charge(events.len(), Instant::now());
-    }
-    let now = Utc::now();
-    let (accepted, errors) = check_events(state, sender, &events, now);
-    count_outcomes(sender.system, &errors);
-    let received_ms = now.timestamp_millis().to_string();
+    let mut checked = read_and_check(state, &sender, request)
+        .await
+        .inspect_err(|error| sender.charge(refusal_cost(error, state.limits.max_events)))?;
+    sender.charge(checked.events);
+    let received_ms = Utc::now().timestamp_millis().to_string();
     let produce_started = Instant::now();
-    let deliveries = accepted.iter().map(|(event_id, event)| {
-        produce(
-            state,
-            sender.system,
-            event_id,
-            event,
-            &received_ms,
-            request_id,
-        )
-    });
+    let deliveries = checked
+        .accepted
+        .iter()
+        .map(|event| produce(state, sender.system, event, &received_ms, request_id));
     let delivered = join_all(deliveries).await;
-    if !accepted.is_empty() {
+    if !checked.accepted.is_empty() {
         metrics::histogram!("egov_kafka_produce_duration_seconds")
             .record(produce_started.elapsed().as_secs_f64());
     }
     let system = sender.system.as_str();
-    if let Some(error) = delivered.into_iter().find_map(Result::err) {
+    let mut accepted = 0;
+    let mut unavailable = None;
+    for (event, delivery) in checked.accepted.iter().zip(delivered) {
+        match delivery {
+            Ok(()) => accepted += 1,
+            Err(Refused::ForGood(reason)) => checked.errors.push(EventError {
+                index: event.index,
+                event_id: Some(event.event_id.clone()),
+                code: ErrorCode::Invalid,
+                path: String::new(),
+                message: format!(
+                    "Kafka refuses this event for good ({reason}); it cannot be sent as it is"
+                ),
+            }),
+            Err(Refused::ForNow(error)) => unavailable = unavailable.or(Some(error)),
+        }
+    }
+    if let Some(error) = unavailable {
         metrics::counter!("egov_ingest_events_total", "system" => system, "outcome" => "unavailable")
-            .increment(accepted.len() as u64);
+            .increment(checked.accepted.len() as u64);
         return Err(error);
     }
     metrics::counter!("egov_ingest_events_total", "system" => system, "outcome" => "accepted")
-        .increment(accepted.len() as u64);
+        .increment(accepted as u64);
+    checked.errors.count(sender.system);
     Ok(Handled {
         system: sender.system,
-        body: IngestAnswer {
-            accepted: accepted.len(),
-            rejected: errors.len(),
-            errors,
-        },
+        body: checked.errors.into_answer(accepted),
     })
 }
 
-/// The whole body, within the body limit set on the route.
-async fn read_body(request: Request) -> Result<Bytes, ApiError> {
-    Bytes::from_request(request, &())
-        .await
-        .map_err(|rejection| match rejection {
-            BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
-                ApiError::TooLarge(
-                    "the body is larger than the limit; split it into smaller requests".into(),
-                )
-            }
-            other => ApiError::BadRequest(format!("the body could not be read: {other}")),
-        })
+/// Reads the body, then decodes, splits and checks it on a blocking thread:
+/// none of that work runs on the async workers.
+async fn read_and_check(
+    state: &Arc<AppState>,
+    sender: &Arc<Sender>,
+    request: Request,
+) -> Result<Checked, ApiError> {
+    let (parts, body) = request.into_parts();
+    let encoding = Encoding::of(&parts.headers)?;
+    let bytes = body::read(body, &parts.headers, &state.limits).await?;
+    let (state, sender) = (state.clone(), sender.clone());
+    tokio::task::spawn_blocking(move || {
+        let decoded = body::decode(encoding, &bytes, &state.limits)?;
+        let events = body::events(encoding.format, &decoded, &state.limits)?;
+        Ok(check_events(&state, &sender, &events, Utc::now()))
+    })
+    .await
+    .unwrap_or_else(|error| {
+        warn!(%error, "checking a request failed");
+        Err(ApiError::BadRequest(
+            "the request could not be checked (an internal error, logged)".into(),
+        ))
+    })
 }
 
-/// `egov_ingest_events_total` of the refused events, one increment per code.
-fn count_outcomes(system: System, errors: &[EventError]) {
-    let mut counts: HashMap<ErrorCode, u64> = HashMap::new();
-    for error in errors {
-        *counts.entry(error.code).or_default() += 1;
-    }
-    for (code, count) in counts {
-        metrics::counter!("egov_ingest_events_total", "system" => system.as_str(), "outcome" => code.as_str())
-            .increment(count);
-    }
-}
-
-/// Splits a request's events into those to produce and the per-event errors.
-fn check_events<'a>(
-    state: &'a AppState,
-    sender: &Sender,
-    events: &'a [BodyEvent],
-    now: chrono::DateTime<Utc>,
-) -> (Vec<(&'a str, &'a Value)>, Vec<EventError>) {
-    let mut accepted = Vec::with_capacity(events.len());
-    let mut errors = Vec::new();
-    let mut seen_ids = HashSet::with_capacity(events.len());
-    for (index, event) in events.iter().enumerate() {
-        let event = match event {
-            Ok(event) => event,
-            Err(message) => {
-                errors.push(EventError {
-                    index,
-                    event_id: None,
-                    code: ErrorCode::Invalid,
-                    path: String::new(),
-                    message: message.clone(),
-                });
-                continue;
-            }
-        };
-        let event_id = event.get("event_id").and_then(Value::as_str);
-        let verdict = state
-            .contract
-            .validate(event, now, &state.catalogue)
-            .and_then(|valid| {
-                if valid.event_type.system() != sender.system {
-                    return Err(Violation::new(
-                        ErrorCode::Forbidden,
-                        "/event_type",
-                        format!(
-                            "{} events come from the {} system; this token belongs to {}",
-                            valid.event_type,
-                            valid.event_type.system(),
-                            sender.system
-                        ),
-                    ));
-                }
-                if !sender.may_report_for(&valid.unit.code) {
-                    return Err(Violation::new(
-                        ErrorCode::Forbidden,
-                        "/unit_code",
-                        format!("this token may not report for unit `{}`", valid.unit.code),
-                    ));
-                }
-                if !seen_ids.insert(valid.event_id) {
-                    return Err(Violation::new(
-                        ErrorCode::DuplicateInRequest,
-                        "/event_id",
-                        format!(
-                            "event_id `{}` appears earlier in this request",
-                            valid.event_id
-                        ),
-                    ));
-                }
-                Ok(valid.event_id)
-            });
-        match verdict {
-            Ok(id) => accepted.push((id, event)),
-            Err(violation) => errors.push(EventError {
-                index,
-                event_id: event_id.map(str::to_owned),
-                code: violation.code,
-                path: violation.path,
-                message: violation.message,
-            }),
-        }
-    }
-    (accepted, errors)
+/// Why Kafka did not take an event.
+enum Refused {
+    /// It never will (too large, an invalid record): that event's error.
+    ForGood(String),
+    /// It may later: the whole request gets 503.
+    ForNow(ApiError),
 }
 
 async fn produce(
     state: &AppState,
     system: System,
-    event_id: &str,
-    event: &Value,
+    event: &Accepted,
     received_ms: &str,
     request_id: &str,
-) -> Result<(), ApiError> {
-    let payload = serde_json::to_vec(event).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let key = format!("{system}:{event_id}");
+) -> Result<(), Refused> {
+    let key = format!("{system}:{}", event.event_id);
     let headers = OwnedHeaders::new_with_capacity(3)
         .insert(Header {
             key: HEADER_SYSTEM,
@@ -540,30 +545,36 @@ async fn produce(
         });
     let record = FutureRecord::to(&state.raw_topic)
         .key(&key)
-        .payload(&payload)
+        .payload(&event.payload)
         .headers(headers);
     let delivery = state
         .producer
         .send_result(record)
-        .map_err(|(error, _)| unavailable(&error))?;
+        .map_err(|(error, _)| refused(&error))?;
     match delivery.await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err((error, _))) => Err(unavailable(&error)),
-        Err(_cancelled) => Err(ApiError::Unavailable {
+        Ok(Err((error, _))) => Err(refused(&error)),
+        Err(_cancelled) => Err(Refused::ForNow(ApiError::Unavailable {
             reason: "the producer shut down".into(),
             retry_after_s: 1,
-        }),
+        })),
     }
 }
 
-fn unavailable(error: &KafkaError) -> ApiError {
+fn refused(error: &KafkaError) -> Refused {
     let reason = match error.rdkafka_error_code() {
+        Some(
+            code @ (RDKafkaErrorCode::MessageSizeTooLarge
+            | RDKafkaErrorCode::InvalidMessageSize
+            | RDKafkaErrorCode::InvalidMessage
+            | RDKafkaErrorCode::InvalidRecord),
+        ) => return Refused::ForGood(code.to_string()),
         Some(RDKafkaErrorCode::QueueFull) => "the producer queue is full".to_owned(),
         Some(RDKafkaErrorCode::MessageTimedOut) => "Kafka did not acknowledge in time".to_owned(),
         _ => format!("Kafka: {error}"),
     };
-    ApiError::Unavailable {
+    Refused::ForNow(ApiError::Unavailable {
         reason,
         retry_after_s: 2,
-    }
+    })
 }

@@ -4,8 +4,11 @@
 //! A request is admitted while its token's bucket is not empty and is then
 //! charged for every event it carried, which may leave the bucket in debt: a
 //! sender above its rate gets 429 until the debt is paid back, whatever the
-//! size of its requests (even one larger than the bucket).
+//! size of its requests (even one larger than the bucket). Refused requests
+//! are paid for too (see [`TokenBucket::admit`] and [`refusal_cost`]), so a
+//! sender cannot make the service work for free by sending what it refuses.
 
+use crate::error::ApiError;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -69,12 +72,14 @@ impl TokenBucket {
         bucket
     }
 
-    /// `Ok` while the bucket is not empty; otherwise how long until it is.
+    /// `Ok` while the bucket is not empty; otherwise the refusal costs one
+    /// event and the answer is how long until the bucket is not empty.
     pub fn admit(&self, now: Instant) -> Result<(), Duration> {
-        let bucket = self.refilled(now);
+        let mut bucket = self.refilled(now);
         if bucket.tokens > 0.0 {
             Ok(())
         } else {
+            bucket.tokens -= 1.0;
             let wait = (-bucket.tokens + 1.0) / self.limit.per_second;
             Err(Duration::from_secs_f64(wait.min(86_400.0)))
         }
@@ -84,6 +89,16 @@ impl TokenBucket {
     pub fn charge(&self, events: usize, now: Instant) {
         let mut bucket = self.refilled(now);
         bucket.tokens -= events as f64;
+    }
+}
+
+/// What a request refused after it was admitted costs its sender, in events:
+/// one too large as much as the largest request allowed (it may have been
+/// decoded and counted up to the limit), any other one event.
+pub fn refusal_cost(error: &ApiError, max_events: usize) -> usize {
+    match error {
+        ApiError::TooLarge(_) => max_events.saturating_add(1),
+        _ => 1,
     }
 }
 
@@ -129,13 +144,39 @@ mod tests {
         assert_eq!(bucket.admit(start), Ok(()), "50 tokens left");
         // A request larger than what is left is still taken, leaving a debt of 250.
         bucket.charge(300, start);
+        // Each refusal costs one event more.
         let wait = bucket.admit(start).err();
-        assert_eq!(wait, Some(Duration::from_secs_f64(2.51)));
+        assert_eq!(wait, Some(Duration::from_secs_f64(2.52)));
         assert_eq!(
             bucket.admit(start + Duration::from_millis(2_000)).err(),
-            Some(Duration::from_secs_f64(0.51))
+            Some(Duration::from_secs_f64(0.53))
         );
         assert_eq!(bucket.admit(start + Duration::from_millis(2_600)), Ok(()));
+    }
+
+    #[test]
+    fn refused_requests_are_paid_for() {
+        let start = Instant::now();
+        let bucket = TokenBucket::new(LIMIT, start);
+        // A sender hammering while in debt only digs deeper.
+        bucket.charge(200, start);
+        for _ in 0..99 {
+            assert!(bucket.admit(start).is_err());
+        }
+        assert_eq!(
+            bucket.admit(start).err(),
+            Some(Duration::from_secs_f64(1.01)),
+            "100 refusals cost 100 events"
+        );
+        // Waiting as told is enough.
+        assert_eq!(bucket.admit(start + Duration::from_millis(1_010)), Ok(()));
+        // A refused body costs per refusal_cost.
+        let fresh = TokenBucket::new(LIMIT, start);
+        fresh.charge(refusal_cost(&ApiError::TooLarge("big".into()), 300), start);
+        assert!(fresh.admit(start).is_err(), "301 events of 200");
+        let fresh = TokenBucket::new(LIMIT, start);
+        fresh.charge(refusal_cost(&ApiError::BadRequest("x".into()), 300), start);
+        assert_eq!(fresh.admit(start), Ok(()));
     }
 
     #[test]

@@ -1,0 +1,516 @@
+//! Ingest under abuse, against the real local Kafka: an event over the
+//! per-event limit or one Kafka refuses for good is only that event's error;
+//! a body of many tiny lines gets a bounded answer; refused requests are paid
+//! for; one token cannot hold every slot; slow request heads are cut off;
+//! connections are capped; and HTTPS works with a certificate made here,
+//! while plain HTTP to it fails.
+
+use anyhow::{bail, Context};
+use egov_tests::{
+    read_some, read_to_end, retry_after, unique_settings, write_all, Pipeline, DOCUMENTS_TOKEN,
+    ONESTOP_TOKEN,
+};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
+
+fn dossier(id: &str, note_bytes: usize) -> Value {
+    json!({"event_id": id, "event_type": "dossier.resolved", "occurred_at": "2021-05-07T10:00:00+07:00",
+           "unit_code": "244", "payload": {"dossier_id": "HS-1", "note": "x".repeat(note_bytes)}})
+}
+
+/// (index, code, path) of every listed error.
+fn listed(answer: &Value) -> Vec<(u64, String, String)> {
+    answer["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    (
+                        e["index"].as_u64().unwrap_or(u64::MAX),
+                        e["code"].as_str().unwrap_or("").to_owned(),
+                        e["path"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn post_ndjson(
+    pipeline: &Pipeline,
+    token: &str,
+    body: String,
+) -> anyhow::Result<(u16, Value)> {
+    let response = pipeline
+        .http
+        .post(pipeline.url("/v1/events"))
+        .bearer_auth(token)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await?;
+    Ok((response.status().as_u16(), response.json().await?))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_over_the_per_event_limit_is_only_that_events_invalid_error() -> anyhow::Result<()>
+{
+    let pipeline = Pipeline::start("abuse_event").await?;
+    // 300 KiB of payload: over the default 256 KiB, far under the body limit.
+    let batch = json!([
+        dossier("ok-1", 10),
+        dossier("big", 300 * 1024),
+        dossier("ok-2", 10)
+    ]);
+    let (status, answer) = pipeline.post_json(ONESTOP_TOKEN, &batch).await?;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["rejected"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(listed(&answer), vec![(1, "invalid".into(), String::new())]);
+    let message = answer["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(message.contains("at most 262144 bytes"), "{message}");
+
+    // The same line by line: the large line alone is refused.
+    let lines = [dossier("ok-3", 10), dossier("big-2", 300 * 1024)]
+        .iter()
+        .map(|event| event.to_string() + "\n")
+        .collect::<String>();
+    let (status, answer) = post_ndjson(&pipeline, ONESTOP_TOKEN, lines).await?;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(listed(&answer), vec![(1, "invalid".into(), String::new())]);
+    pipeline
+        .wait_for(
+            "SELECT uniqExact(event_id) FROM events",
+            3,
+            Duration::from_secs(60),
+        )
+        .await?;
+    pipeline.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_kafka_refuses_for_good_is_a_per_event_error_not_a_503() -> anyhow::Result<()> {
+    let mut settings = unique_settings("abuse_kafka")?;
+    // Let a 1.5 MB event through ingest's own limit: Kafka (1 MB per message) refuses it.
+    settings.ingest.max_event_bytes = 4 << 20;
+    let pipeline = Pipeline::start_with(settings).await?;
+    let batch = json!([dossier("fine", 10), dossier("huge", 1_500_000)]);
+    let (status, answer) = pipeline.post_json(ONESTOP_TOKEN, &batch).await?;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["rejected"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(listed(&answer), vec![(1, "invalid".into(), String::new())]);
+    assert_eq!(answer["errors"][0]["event_id"], "huge");
+    let message = answer["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("Kafka refuses this event for good"),
+        "{message}"
+    );
+    pipeline.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_of_one_character_lines_gets_a_bounded_answer() -> anyhow::Result<()> {
+    let mut settings = unique_settings("abuse_lines")?;
+    settings.ingest.max_errors_per_response = 5;
+    let pipeline = Pipeline::start_with(settings).await?;
+
+    // 10 MiB of one-character lines: refused once the 10,001st line is counted.
+    let lines = "x\n".repeat(5 << 20);
+    let (status, answer) = post_ndjson(&pipeline, ONESTOP_TOKEN, lines).await?;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["error"], "too_large");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("at most 10000"),
+        "{answer}"
+    );
+
+    // Within the count: 12 bad lines and 2 good ones; 5 errors listed, 7 counted.
+    let mut body = "x\n".repeat(12);
+    body += &(dossier("lines-1", 1).to_string() + "\n" + &dossier("lines-2", 1).to_string());
+    let (status, answer) = post_ndjson(&pipeline, ONESTOP_TOKEN, body).await?;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["rejected"].as_u64()),
+        (Some(2), Some(12))
+    );
+    let indexes: Vec<u64> = listed(&answer).iter().map(|(index, ..)| *index).collect();
+    assert_eq!(indexes, vec![0, 1, 2, 3, 4]);
+    assert_eq!(answer["errors_omitted"], 7);
+    pipeline.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_count_against_the_senders_rate_limit() -> anyhow::Result<()> {
+    let mut settings = unique_settings("abuse_rate")?;
+    settings.ingest.rate_limit_events_per_s = 0.1;
+    settings.ingest.rate_limit_burst = 6.0;
+    settings.ingest.max_events = 3;
+    let pipeline = Pipeline::start_with(settings).await?;
+
+    // Four events of at most three: 413, and it costs four events (two left).
+    let four: Vec<Value> = (0..4).map(|i| dossier(&format!("rate-{i}"), 1)).collect();
+    let (status, _) = pipeline.post_json(ONESTOP_TOKEN, &json!(four)).await?;
+    assert_eq!(status, 413);
+    // Not JSON: 400, one event (one left).
+    let response = pipeline
+        .http
+        .post(pipeline.url("/v1/events"))
+        .bearer_auth(ONESTOP_TOKEN)
+        .header("content-type", "application/json")
+        .body("[{")
+        .send()
+        .await?;
+    assert_eq!(response.status(), 400);
+    // Two events: admitted with one left, which leaves a debt of one.
+    let two = json!([dossier("rate-a", 1), dossier("rate-b", 1)]);
+    let (status, answer) = pipeline.post_json(ONESTOP_TOKEN, &two).await?;
+    assert_eq!(status, 200, "{answer}");
+    // Without the refusals' cost, four of six would be left now.
+    let response = pipeline
+        .http
+        .post(pipeline.url("/v1/events"))
+        .bearer_auth(ONESTOP_TOKEN)
+        .json(&dossier("rate-c", 1))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 429);
+    assert!(retry_after(&response) >= 1);
+    // The other token's bucket is untouched.
+    let (status, _) = pipeline.post_json(DOCUMENTS_TOKEN, &json!([])).await?;
+    assert_eq!(status, 200);
+    pipeline.stop().await
+}
+
+/// A POST whose head is sent with a part of its body; the rest is held.
+async fn held_request(addr: SocketAddr, token: &str) -> anyhow::Result<TcpStream> {
+    let stream = TcpStream::connect(addr).await?;
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\ncontent-length: 1000\r\n\r\n["
+    );
+    write_all(&stream, head.as_bytes()).await?;
+    Ok(stream)
+}
+
+/// The first answer any of `streams` gets: its index and text.
+async fn first_answer(streams: &[TcpStream]) -> anyhow::Result<(usize, String)> {
+    let started = Instant::now();
+    let mut buffer = [0u8; 4096];
+    while started.elapsed() < Duration::from_secs(20) {
+        for (i, stream) in streams.iter().enumerate() {
+            let read =
+                tokio::time::timeout(Duration::from_millis(50), read_some(stream, &mut buffer));
+            if let Ok(read) = read.await {
+                return Ok((i, String::from_utf8_lossy(&buffer[..read?]).into_owned()));
+            }
+        }
+    }
+    bail!("none of {} requests was answered", streams.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_token_cannot_hold_every_slot() -> anyhow::Result<()> {
+    let mut settings = unique_settings("abuse_slots")?;
+    settings.ingest.max_in_flight_per_token = 2;
+    let pipeline = Pipeline::start_with(settings).await?;
+    // Three requests of one token that never finish their body: one is refused.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(held_request(pipeline.ingest_addr, ONESTOP_TOKEN).await?);
+    }
+    let (refused, answer) = first_answer(&held).await?;
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(answer.contains("retry-after: 1"), "{answer}");
+    assert!(
+        answer.contains("\"error\":\"too_many_in_flight\""),
+        "{answer}"
+    );
+    held.remove(refused);
+
+    // The other token is served meanwhile; the first one's next request is refused too.
+    let (status, _) = pipeline.post_json(DOCUMENTS_TOKEN, &json!([])).await?;
+    assert_eq!(status, 200);
+    let (status, answer) = pipeline.post_json(ONESTOP_TOKEN, &json!([])).await?;
+    assert_eq!(status, 429, "{answer}");
+
+    // A client that goes away gives its slot back.
+    drop(held);
+    let started = Instant::now();
+    loop {
+        let (status, _) = pipeline.post_json(ONESTOP_TOKEN, &json!([])).await?;
+        if status == 200 {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            bail!("the slots were not given back: still {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pipeline.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_request_head_is_cut_off() -> anyhow::Result<()> {
+    let mut settings = unique_settings("abuse_slow")?;
+    settings.ingest.header_read_timeout_ms = 500;
+    let pipeline = Pipeline::start_with(settings).await?;
+    let addr = pipeline.ingest_addr;
+
+    // Half a head, then nothing: the server closes the connection unanswered.
+    let slow = TcpStream::connect(addr).await?;
+    write_all(
+        &slow,
+        format!("POST /v1/events HTTP/1.1\r\nhost: {addr}\r\n").as_bytes(),
+    )
+    .await?;
+    let answer = tokio::time::timeout(Duration::from_secs(20), read_to_end(&slow))
+        .await
+        .context("the slow connection was not closed")?
+        .unwrap_or_default();
+    assert!(!String::from_utf8_lossy(&answer).contains("200 OK"));
+
+    // A connection that sends nothing at all is closed too.
+    let silent = TcpStream::connect(addr).await?;
+    tokio::time::timeout(Duration::from_secs(20), read_to_end(&silent))
+        .await
+        .context("the silent connection was not closed")??;
+
+    // A prompt client is served.
+    let response = pipeline.http.get(pipeline.url("/healthz")).send().await?;
+    assert_eq!(response.status(), 200);
+    pipeline.stop().await
+}
+
+/// Sends `GET /healthz` on a new connection; the answer, empty when the
+/// server closed the connection without one.
+async fn healthz_raw(addr: SocketAddr) -> anyhow::Result<String> {
+    let stream = TcpStream::connect(addr).await?;
+    let request = format!("GET /healthz HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    if write_all(&stream, request.as_bytes()).await.is_err() {
+        return Ok(String::new());
+    }
+    let answer = tokio::time::timeout(Duration::from_secs(20), read_to_end(&stream)).await?;
+    Ok(String::from_utf8_lossy(&answer.unwrap_or_default()).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_are_closed() -> anyhow::Result<()> {
+    let mut settings = unique_settings("abuse_conns")?;
+    settings.ingest.max_connections = 3;
+    let pipeline = Pipeline::start_with(settings).await?;
+    let addr = pipeline.ingest_addr;
+    // Three connections in a request each, held open.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(held_request(addr, DOCUMENTS_TOKEN).await?);
+    }
+    // Once they are all accepted, a fourth is closed without an answer.
+    let started = Instant::now();
+    loop {
+        let answer = healthz_raw(addr).await?;
+        if answer.is_empty() {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            bail!("a fourth connection is still served: {answer}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // When one closes, a new connection is served again.
+    held.pop();
+    let started = Instant::now();
+    loop {
+        let answer = healthz_raw(addr).await?;
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            bail!("no connection served after one closed: {answer:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(held);
+    pipeline.stop().await
+}
+
+/// A CA and a certificate for 127.0.0.1 signed by it, made with `openssl`
+/// in a directory removed on drop.
+struct Certificates {
+    dir: PathBuf,
+}
+
+impl Certificates {
+    fn make() -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("egov-tls-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let certificates = Self { dir };
+        let dir = &certificates.dir;
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )?;
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let steps: [Vec<&str>; 3] = [
+            [
+                &["req", "-x509"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.pem",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=egov test CA",
+                ],
+            ]
+            .concat(),
+            [
+                &["req"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "server.key",
+                    "-out",
+                    "server.csr",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ],
+            ]
+            .concat(),
+            vec![
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+            ],
+        ];
+        for args in steps {
+            let output = std::process::Command::new("openssl")
+                .args(&args)
+                .current_dir(dir)
+                .output()
+                .context("running openssl")?;
+            if !output.status.success() {
+                bail!(
+                    "openssl {args:?}: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+        }
+        Ok(certificates)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for Certificates {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// POSTs `body` to `/v1/events` over HTTPS, trusting only `ca`.
+async fn https_post(addr: SocketAddr, ca: &Path, body: &Value) -> anyhow::Result<(u16, Value)> {
+    let mut roots = RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_file(ca)?)?;
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await?;
+    let tls = TlsConnector::from(Arc::new(config))
+        .connect(ServerName::IpAddress(addr.ip().into()), tcp)
+        .await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
+    let connection = tokio::spawn(connection);
+    let request = hyper::Request::post("/v1/events")
+        .header("host", addr.to_string())
+        .header("authorization", format!("Bearer {ONESTOP_TOKEN}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))?;
+    let response = sender.send_request(request).await?;
+    let status = response.status().as_u16();
+    let answer = response.into_body().collect().await?.to_bytes();
+    connection.abort();
+    Ok((status, serde_json::from_slice(&answer)?))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_ingest_works_and_plain_http_to_it_fails() -> anyhow::Result<()> {
+    let certificates = Certificates::make()?;
+    let mut settings = unique_settings("abuse_tls")?;
+    settings.ingest.tls_cert_file = Some(certificates.path("server.pem"));
+    settings.ingest.tls_key_file = Some(certificates.path("server.key"));
+    let pipeline = Pipeline::start_with(settings).await?;
+
+    let (status, answer) = https_post(
+        pipeline.ingest_addr,
+        &certificates.path("ca.pem"),
+        &json!([dossier("tls-1", 1)]),
+    )
+    .await?;
+    assert_eq!(
+        (status, answer["accepted"].as_u64()),
+        (200, Some(1)),
+        "{answer}"
+    );
+
+    let plain = pipeline
+        .http
+        .post(pipeline.url("/v1/events"))
+        .bearer_auth(ONESTOP_TOKEN)
+        .json(&json!([dossier("tls-2", 1)]))
+        .send()
+        .await;
+    assert!(plain.is_err(), "plain HTTP was answered: {plain:?}");
+    pipeline
+        .wait_for(
+            "SELECT uniqExact(event_id) FROM events",
+            1,
+            Duration::from_secs(60),
+        )
+        .await?;
+    pipeline.stop().await
+}

@@ -8,11 +8,14 @@
 //! 3. freshness: at half the measured ingest rate, from an event's 200 to its
 //!    row in ClickHouse;
 //! 4. the peak memory of `egov run`;
+//! 5. `egov ingest` under abuse: its peak memory while many clients send
+//!    worst-case bodies, and a normal client's latency meanwhile;
 //!
 //! then prints a table and writes `target/bench/results.json`. Every topic,
 //! consumer group and database it makes has a name unique to the run and is
 //! removed at the end.
 
+mod abuse;
 mod ch;
 mod egov;
 mod events;
@@ -74,13 +77,20 @@ struct Args {
     /// Rounds of each throughput measurement; the figures are their medians.
     #[arg(long, env = "BENCH_ROUNDS", default_value_t = 3)]
     rounds: usize,
+    /// Seconds of abuse: `egov ingest` with its defaults, worst-case bodies.
+    #[arg(long, env = "BENCH_ABUSE_SECS", default_value_t = 20)]
+    abuse_secs: u64,
+    /// Clients sending worst-case bodies during the abuse phase.
+    #[arg(long, env = "BENCH_ABUSE_CLIENTS", default_value_t = 64)]
+    abuse_clients: usize,
     /// Phases to run, comma-separated: raw (raw produce), alone (`egov
-    /// ingest` alone), run (`egov run`: ingest, freshness, memory), load
-    /// (egov load and the Kafka engine).
+    /// ingest` alone), run (`egov run`: ingest, freshness, memory), abuse
+    /// (`egov ingest` under worst-case bodies), load (egov load and the
+    /// Kafka engine).
     #[arg(
         long,
         env = "BENCH_PHASES",
-        default_value = "raw,alone,run,load",
+        default_value = "raw,alone,run,abuse,load",
         value_delimiter = ','
     )]
     phases: Vec<String>,
@@ -109,6 +119,7 @@ pub struct Names {
     pub dlq: String,
     pub produce: String,
     pub ingest_only: String,
+    pub abuse: String,
     pub load_topic: String,
     pub engine_topic: String,
     pub transform_group: String,
@@ -131,6 +142,7 @@ impl Names {
             dlq: topic("dlq"),
             produce: topic("produce"),
             ingest_only: topic("ingest-only"),
+            abuse: topic("abuse"),
             load_topic: topic("load"),
             engine_topic: topic("engine"),
             transform_group: topic("transform"),
@@ -148,6 +160,7 @@ impl Names {
             &self.dlq,
             &self.produce,
             &self.ingest_only,
+            &self.abuse,
             &self.load_topic,
             &self.engine_topic,
         ]
@@ -493,7 +506,55 @@ async fn run(args: &Args, settings: &Settings, names: &Names) -> anyhow::Result<
         ));
     }
 
-    // 5. Load against the Kafka engine, on the same curated messages, in
+    // 5. `egov ingest` with its defaults under abuse.
+    if args.wants("abuse") {
+        let defaults = Settings::default().ingest;
+        let bodies = abuse::bodies(&defaults)?;
+        let normal = Generator::new(&catalogue, format!("bench-{}-a-", names.id), 5)
+            .batches(200 * args.batch, args.batch)
+            .into_iter()
+            .map(events::Batch::body_only)
+            .collect();
+        let address = format!("127.0.0.1:{}", free_port()?);
+        let env = egov_env(args, settings, names, &names.abuse, &address)?;
+        let log = log_dir.join("egov-ingest-abuse.log");
+        say(format!(
+            "abuse: {} clients with worst-case bodies for {} s against {} ingest on {address} (log {})",
+            args.abuse_clients,
+            args.abuse_secs,
+            args.egov.display(),
+            log.display()
+        ));
+        let mut process =
+            egov::EgovProcess::spawn(&args.egov, "ingest", &env, address.clone(), &log)?;
+        process.wait_ready(Duration::from_secs(90)).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let idle = egov::status_kib(process.pid, "VmRSS").unwrap_or(0) as f64 / 1024.0;
+        let mut figures = abuse::run(
+            &address,
+            bodies,
+            normal,
+            args.abuse_clients,
+            args.abuse_secs,
+        )
+        .await?;
+        figures.rss_mib_max = process.stop().await?.hwm_kib as f64 / 1024.0;
+        figures.rss_mib_idle = idle;
+        say(format!(
+            "abuse: peak RSS {:.0} MiB; normal client p50 {:.0} ms, p99 {:.0} ms, {} of {} requests failed; abusive answers {:?}",
+            figures.rss_mib_max,
+            figures.normal_p50_ms,
+            figures.normal_p99_ms,
+            figures.normal_failures,
+            figures.normal_requests,
+            figures.abusive_answers
+        ));
+        results.abuse_rss_mib_max = figures.rss_mib_max;
+        results.abuse_normal_p99_ms = figures.normal_p99_ms;
+        results.abuse = Some(figures);
+    }
+
+    // 6. Load against the Kafka engine, on the same curated messages, in
     //    rounds that alternate which goes first.
     if args.wants("load") {
         say(format!(

@@ -116,6 +116,12 @@ pub struct Results {
     pub rss_mib_idle: f64,
     pub rss_mib_by_phase: PhaseRss,
 
+    /// `egov ingest` (defaults) under worst-case bodies: its peak RSS, and
+    /// the p99 latency of a normal client of another token meanwhile.
+    pub abuse_rss_mib_max: f64,
+    pub abuse_normal_p99_ms: f64,
+    pub abuse: Option<crate::abuse::Abuse>,
+
     pub targets: Vec<Target>,
     /// Per round; the figures above are their medians.
     pub rounds: Vec<Round>,
@@ -253,6 +259,8 @@ impl Results {
             freshness_p99_ms: f64::NAN,
             rss_mib_max: f64::NAN,
             rss_mib_idle: f64::NAN,
+            abuse_rss_mib_max: f64::NAN,
+            abuse_normal_p99_ms: f64::NAN,
             ..Self::default()
         })
     }
@@ -295,7 +303,17 @@ impl Results {
             at_least("load_vs_kafka_engine", 1.5, self.load_vs_kafka_engine),
             at_most("freshness_p99_ms", 2000.0, self.freshness_p99_ms),
             at_most("rss_mib_max", 200.0, self.rss_mib_max),
+            at_most("abuse_rss_mib_max", 300.0, self.abuse_rss_mib_max),
+            at_most("abuse_normal_p99_ms", 500.0, self.abuse_normal_p99_ms),
         ];
+        if let Some(abuse) = &self.abuse {
+            if abuse.normal_failures > 0 {
+                self.warnings.push(format!(
+                    "{} of {} normal requests during the abuse were not answered 200 with every event accepted",
+                    abuse.normal_failures, abuse.normal_requests
+                ));
+            }
+        }
     }
 
     pub fn table(&self) -> String {
@@ -375,6 +393,30 @@ impl Results {
                 format!("idle {}", one(self.rss_mib_idle)),
                 String::new(),
                 met("rss_mib_max"),
+            ],
+            [
+                "egov ingest under abuse: peak RSS, MiB".into(),
+                one(self.abuse_rss_mib_max),
+                format!(
+                    "idle {}",
+                    one(self.abuse.as_ref().map_or(f64::NAN, |a| a.rss_mib_idle))
+                ),
+                String::new(),
+                met("abuse_rss_mib_max"),
+            ],
+            [
+                "  normal client meanwhile: p50 / p99, ms".into(),
+                format!(
+                    "{} / {}",
+                    one(self.abuse.as_ref().map_or(f64::NAN, |a| a.normal_p50_ms)),
+                    one(self.abuse_normal_p99_ms)
+                ),
+                format!(
+                    "{} abusive clients",
+                    self.abuse.as_ref().map_or(0, |a| a.abusive_clients)
+                ),
+                String::new(),
+                met("abuse_normal_p99_ms"),
             ],
             [
                 "HTTP to ClickHouse (burst), rows/s".into(),

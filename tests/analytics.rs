@@ -112,7 +112,7 @@ fn count(report: &Value, section: &str, level: &str, key: &str) -> u64 {
     report[section][level][key].as_u64().unwrap_or(u64::MAX)
 }
 
-/// The figures of FIGURES.md (the office's 2021 report) from the report of each window.
+/// The figures of the office's 2021 report (`docs/figures-2021.md`) from the report of each window.
 fn assert_figures_of_2021(documents: &Value, onestop: &Value, center: &Value) {
     for (level, incoming, outgoing, signed) in [
         ("province", 319_228, 106_457, 105_537),

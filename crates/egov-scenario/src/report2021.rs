@@ -1,6 +1,6 @@
 //! `report-2021`: a deterministic event stream of Vĩnh Phúc's 2021 whose
 //! figures, counted as contract section 5 says, are those of the 2021 report
-//! (`shared/seed/FIGURES.md`) over the report's windows.
+//! (`docs/figures-2021.md`) over the report's windows.
 //!
 //! How it is built. Every dossier is given a *fate* at the end of its window
 //! (resolved early, on time or late, pending overdue, pending in time, paused,
@@ -33,7 +33,7 @@ use std::sync::Arc;
 /// The seed of the published scenario (the report is 365/BC-BCĐ).
 pub const DEFAULT_SEED: u64 = 365;
 
-/// A report window of FIGURES.md.
+/// A report window of `docs/figures-2021.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Window {
     pub name: &'static str,

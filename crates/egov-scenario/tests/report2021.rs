@@ -1,4 +1,4 @@
-//! The full report-2021 stream against FIGURES.md, through the reference:
+//! The full report-2021 stream against `docs/figures-2021.md`, through the reference:
 //! generated once, checked for figures, contract validity, resends,
 //! out-of-order arrival, batching and the reversed order.
 

@@ -434,8 +434,7 @@ fn committed_total(
     topic: &str,
 ) -> anyhow::Result<i64> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &kafka.brokers)
+    let consumer: BaseConsumer = egov_common::kafka::client_config(kafka)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()?;

@@ -15,7 +15,6 @@ use egov_tests::{
 };
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::producer::FutureRecord;
 use rdkafka::{Offset, TopicPartitionList};
@@ -40,9 +39,8 @@ impl Drop for Cleanup {
                 .build();
             let Ok(runtime) = runtime else { return };
             let deleted = runtime.block_on(async {
-                let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-                    .set("bootstrap.servers", &kafka.brokers)
-                    .create()?;
+                let admin: AdminClient<DefaultClientContext> =
+                    egov_common::kafka::client_config(&kafka).create()?;
                 let topics = [
                     kafka.raw_topic.as_str(),
                     kafka.curated_topic.as_str(),

@@ -2,12 +2,13 @@
 //! and ClickHouse, with its own topics, consumer groups and database, and an
 //! ingest server on port 0. Everything it created is removed on drop.
 
+pub mod secure;
+
 use anyhow::{bail, Context};
 use egov_common::config::Settings;
 use egov_common::shutdown::{self, ShutdownTrigger};
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -190,9 +191,8 @@ pub async fn remove_resources(settings: &Settings) -> anyhow::Result<()> {
     let mut server = settings.clone();
     server.clickhouse.database = "default".into();
     clickhouse_query(&server, &format!("DROP DATABASE IF EXISTS `{database}`")).await?;
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &settings.kafka.brokers)
-        .create()?;
+    let admin: AdminClient<DefaultClientContext> =
+        egov_common::kafka::client_config(&settings.kafka).create()?;
     let kafka = &settings.kafka;
     let topics = [
         kafka.raw_topic.as_str(),
@@ -205,16 +205,17 @@ pub async fn remove_resources(settings: &Settings) -> anyhow::Result<()> {
 
 /// A query over ClickHouse's HTTP interface, independent of the code under test.
 pub async fn clickhouse_query(settings: &Settings, sql: &str) -> anyhow::Result<String> {
-    let response = reqwest::Client::new()
-        .post(&settings.clickhouse.url)
-        .query(&[("database", settings.clickhouse.database.as_str())])
-        .basic_auth(
-            &settings.clickhouse.user,
-            Some(&settings.clickhouse.password),
-        )
-        .body(sql.to_owned())
-        .send()
-        .await?;
+    let response =
+        egov_common::tls::clickhouse_http(&settings.clickhouse, Duration::from_secs(60))?
+            .post(&settings.clickhouse.url)
+            .query(&[("database", settings.clickhouse.database.as_str())])
+            .basic_auth(
+                &settings.clickhouse.user,
+                Some(settings.clickhouse.password.expose()),
+            )
+            .body(sql.to_owned())
+            .send()
+            .await?;
     let status = response.status();
     let text = response.text().await?;
     if !status.is_success() {

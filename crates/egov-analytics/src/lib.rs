@@ -222,7 +222,7 @@ pub async fn report(
     request: &ReportRequest,
 ) -> Result<Report, ReportError> {
     check_period(request)?;
-    let client = query_client(config);
+    let client = query_client(config)?;
     let units = match &request.unit {
         None => None,
         Some(_) => unit_filter(&Catalogue::fetch(&client).await?, request)?,
@@ -257,7 +257,7 @@ pub async fn report_by_unit(
     request: &ReportRequest,
 ) -> Result<Vec<UnitFigures>, ReportError> {
     check_period(request)?;
-    let client = query_client(config);
+    let client = query_client(config)?;
     // One read of the catalogue: for the unit filter and for the names.
     let catalogue = Catalogue::fetch(&client).await?;
     let units = unit_filter(&catalogue, request)?;

@@ -20,9 +20,7 @@ pub struct Visible {
 impl ClickHouse {
     pub fn new(config: &ClickHouseConfig) -> anyhow::Result<Self> {
         Ok(Self {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()?,
+            http: egov_common::tls::clickhouse_http(config, Duration::from_secs(60))?,
             config: config.clone(),
         })
     }
@@ -34,7 +32,7 @@ impl ClickHouse {
             request = request.query(&[("database", database)]);
         }
         let response = request
-            .basic_auth(&self.config.user, Some(&self.config.password))
+            .basic_auth(&self.config.user, Some(self.config.password.expose()))
             .body(sql.to_owned())
             .send()
             .await

@@ -32,7 +32,6 @@ use egov_common::Catalogue;
 use events::Generator;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use report::Results;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -268,7 +267,7 @@ fn egov_env(
         ("EGOV__CLICKHOUSE__USER", settings.clickhouse.user.clone()),
         (
             "EGOV__CLICKHOUSE__PASSWORD",
-            settings.clickhouse.password.clone(),
+            settings.clickhouse.password.expose().to_owned(),
         ),
         ("EGOV__CLICKHOUSE__DATABASE", names.pipeline_db.clone()),
         ("EGOV__INGEST__LISTEN", ingest_addr.to_owned()),
@@ -644,9 +643,8 @@ async fn cleanup(settings: &Settings, names: &Names) -> anyhow::Result<()> {
         ch.query(None, &format!("DROP DATABASE IF EXISTS `{database}`"))
             .await?;
     }
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &settings.kafka.brokers)
-        .create()?;
+    let admin: AdminClient<DefaultClientContext> =
+        egov_common::kafka::client_config(&settings.kafka).create()?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     admin.delete_topics(&names.topics(), &options).await?;
     // A group is deletable once its members are gone; ClickHouse's may take a moment.

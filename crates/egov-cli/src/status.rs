@@ -105,7 +105,7 @@ async fn collect(settings: &Settings, timeout: Duration) -> Status {
     let kafka = &settings.kafka;
     let (services, clickhouse, lags, dead_letters) = tokio::join!(
         services(&http, settings),
-        clickhouse(&http, &settings.clickhouse),
+        clickhouse(&settings.clickhouse, timeout),
         async {
             let groups = [
                 (
@@ -254,7 +254,23 @@ async fn probe(http: &reqwest::Client, name: &'static str, address: &str) -> Ser
     service
 }
 
-async fn clickhouse(http: &reqwest::Client, config: &ClickHouseConfig) -> ClickHouse {
+async fn clickhouse(config: &ClickHouseConfig, timeout: Duration) -> ClickHouse {
+    let http = match egov_common::tls::clickhouse_http(config, timeout) {
+        Ok(http) => http,
+        Err(error) => {
+            let error = format!("clickhouse: {error}");
+            return ClickHouse {
+                rows_last_minute: Measured::Error {
+                    error: error.clone(),
+                },
+                last_insert: Measured::Error {
+                    error: error.clone(),
+                },
+                last_ingested: Measured::Error { error },
+            };
+        }
+    };
+    let http = &http;
     let since_ms = Utc::now().timestamp_millis().saturating_sub(60_000).max(0);
     let database = config.database.replace('\'', "");
     let rows_sql = format!("SELECT count() FROM events WHERE ingested_ms >= {since_ms}");
@@ -300,7 +316,7 @@ async fn query(
     let response = http
         .post(&config.url)
         .query(&[("database", config.database.as_str())])
-        .basic_auth(&config.user, Some(&config.password))
+        .basic_auth(&config.user, Some(config.password.expose()))
         .body(format!("{sql} FORMAT TabSeparated"))
         .send()
         .await

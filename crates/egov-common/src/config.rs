@@ -45,6 +45,104 @@ pub struct KafkaConfig {
     pub producer_queue_max_messages: u32,
     /// librdkafka's `debug` contexts (e.g. `cgrp,topic`) for diagnosing a client; empty = off.
     pub client_debug: String,
+    /// How every client of the services and tools talks to the brokers.
+    pub security_protocol: SecurityProtocol,
+    /// With `sasl_plaintext` / `sasl_ssl`: the SASL mechanism.
+    pub sasl_mechanism: SaslMechanism,
+    pub sasl_username: String,
+    pub sasl_password: Secret,
+    /// With `ssl` / `sasl_ssl`: the PEM file of the CA(s) that signed the brokers'
+    /// certificates; without it, the system's trust store.
+    pub ssl_ca_file: Option<PathBuf>,
+}
+
+/// Kafka's `security.protocol`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityProtocol {
+    #[default]
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// The value librdkafka expects.
+    pub fn as_librdkafka(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "plaintext",
+            SecurityProtocol::Ssl => "ssl",
+            SecurityProtocol::SaslPlaintext => "sasl_plaintext",
+            SecurityProtocol::SaslSsl => "sasl_ssl",
+        }
+    }
+
+    pub fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+
+    pub fn uses_tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+}
+
+/// Kafka's `sasl.mechanism` (username and password ones).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub enum SaslMechanism {
+    #[default]
+    #[serde(rename = "SCRAM-SHA-256")]
+    ScramSha256,
+    #[serde(rename = "SCRAM-SHA-512")]
+    ScramSha512,
+    #[serde(rename = "PLAIN")]
+    Plain,
+}
+
+impl SaslMechanism {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+            SaslMechanism::Plain => "PLAIN",
+        }
+    }
+}
+
+/// A password from the configuration. `Debug` and `Display` print
+/// `[redacted]`, so it cannot reach a log line or an error by accident;
+/// [`Secret::expose`] is the one way to read it.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 impl Default for KafkaConfig {
@@ -60,6 +158,11 @@ impl Default for KafkaConfig {
             produce_timeout_ms: 10_000,
             producer_queue_max_messages: 200_000,
             client_debug: String::new(),
+            security_protocol: SecurityProtocol::Plaintext,
+            sasl_mechanism: SaslMechanism::ScramSha256,
+            sasl_username: String::new(),
+            sasl_password: Secret::default(),
+            ssl_ca_file: None,
         }
     }
 }
@@ -67,10 +170,14 @@ impl Default for KafkaConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ClickHouseConfig {
+    /// `http://…` or `https://…`.
     pub url: String,
     pub database: String,
     pub user: String,
-    pub password: String,
+    pub password: Secret,
+    /// With an `https://` URL: the PEM file of the CA(s) that signed the
+    /// server's certificate, trusted instead of the public web roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for ClickHouseConfig {
@@ -79,7 +186,8 @@ impl Default for ClickHouseConfig {
             url: "http://127.0.0.1:8123".into(),
             database: "egov".into(),
             user: "default".into(),
-            password: String::new(),
+            password: Secret::default(),
+            ca_file: None,
         }
     }
 }
@@ -369,5 +477,51 @@ mod tests {
         assert_eq!(settings.ingest.tokens.len(), 1);
         assert_eq!(settings.ingest.tokens[0].system, System::Onestop);
         Ok(())
+    }
+
+    #[test]
+    fn security_settings_are_read_and_passwords_never_printed() -> anyhow::Result<()> {
+        let dir = std::env::temp_dir().join(format!("egov-config-sec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join("egov.toml");
+        std::fs::write(
+            &file,
+            "[kafka]\nsecurity_protocol = \"sasl_ssl\"\nsasl_mechanism = \"SCRAM-SHA-512\"\n\
+             sasl_username = \"egov\"\nsasl_password = \"kafka-pw-123\"\nssl_ca_file = \"/etc/egov/ca.pem\"\n\
+             [clickhouse]\nurl = \"https://ch:8443\"\npassword = \"ch-pw-456\"\nca_file = \"/etc/egov/ch-ca.pem\"\n",
+        )?;
+        let settings = Settings::load(Some(&file))?;
+        std::fs::remove_dir_all(&dir)?;
+        let kafka = &settings.kafka;
+        assert_eq!(kafka.security_protocol, SecurityProtocol::SaslSsl);
+        assert_eq!(kafka.security_protocol.as_librdkafka(), "sasl_ssl");
+        assert_eq!(kafka.sasl_mechanism.as_str(), "SCRAM-SHA-512");
+        assert_eq!(kafka.sasl_username, "egov");
+        assert_eq!(kafka.sasl_password.expose(), "kafka-pw-123");
+        assert_eq!(kafka.ssl_ca_file, Some(PathBuf::from("/etc/egov/ca.pem")));
+        assert_eq!(settings.clickhouse.password.expose(), "ch-pw-456");
+        assert_eq!(
+            settings.clickhouse.ca_file,
+            Some(PathBuf::from("/etc/egov/ch-ca.pem"))
+        );
+        let printed = format!(
+            "{settings:?} {} {}",
+            kafka.sasl_password, settings.clickhouse.password
+        );
+        assert!(!printed.contains("kafka-pw-123") && !printed.contains("ch-pw-456"));
+        assert!(printed.contains("[redacted]"));
+        Ok(())
+    }
+
+    #[test]
+    fn security_is_off_by_default() {
+        let settings = Settings::default();
+        assert_eq!(
+            settings.kafka.security_protocol,
+            SecurityProtocol::Plaintext
+        );
+        assert!(settings.kafka.ssl_ca_file.is_none());
+        assert!(settings.clickhouse.ca_file.is_none());
+        assert!(settings.clickhouse.password.is_empty());
     }
 }

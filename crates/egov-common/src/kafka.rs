@@ -25,22 +25,41 @@ pub const HEADER_DLQ_PARTITION: &str = "egov-dlq-partition";
 pub const HEADER_DLQ_OFFSET: &str = "egov-dlq-offset";
 pub const HEADER_DLQ_AT_MS: &str = "egov-dlq-at-ms";
 
-fn base(config: &KafkaConfig) -> ClientConfig {
+/// The settings every Kafka client of the services and tools starts from:
+/// the brokers and how to reach them (TLS, SASL), from `kafka.*`. Every
+/// `ClientConfig` is built here, so a secured cluster works for every command.
+pub fn client_config(config: &KafkaConfig) -> ClientConfig {
     let mut client = ClientConfig::new();
     client
         .set("bootstrap.servers", &config.brokers)
         // Kafka may be restarted under us; keep trying rather than give up.
-        .set("reconnect.backoff.max.ms", "2000");
+        .set("reconnect.backoff.max.ms", "2000")
+        .set(
+            "security.protocol",
+            config.security_protocol.as_librdkafka(),
+        );
+    if config.security_protocol.uses_sasl() {
+        client
+            .set("sasl.mechanism", config.sasl_mechanism.as_str())
+            .set("sasl.username", &config.sasl_username)
+            .set("sasl.password", config.sasl_password.expose());
+    }
+    if config.security_protocol.uses_tls() {
+        if let Some(ca_file) = &config.ssl_ca_file {
+            client.set("ssl.ca.location", ca_file.to_string_lossy());
+        }
+    }
     if !config.client_debug.is_empty() {
         client.set("debug", &config.client_debug);
     }
+    // librdkafka's own log level stays as it is: it never logs `sasl.password`.
     client
 }
 
 /// A producer whose acknowledgement means durable: acks=all and idempotence,
 /// so a retried send never writes a message twice.
 pub fn durable_producer(config: &KafkaConfig) -> Result<FutureProducer, KafkaError> {
-    base(config)
+    client_config(config)
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("compression.type", "lz4")
@@ -60,7 +79,7 @@ pub fn durable_consumer(
     group: &str,
     topic: &str,
 ) -> Result<StreamConsumer, KafkaError> {
-    let consumer: StreamConsumer = base(config)
+    let consumer: StreamConsumer = client_config(config)
         .set("group.id", group)
         .set("enable.partition.eof", "false")
         .set("auto.offset.reset", "earliest")
@@ -83,7 +102,7 @@ pub fn durable_consumer(
 
 /// Creates the topics that do not exist yet; existing ones are left as they are.
 pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = base(config).create()?;
+    let admin: AdminClient<DefaultClientContext> = client_config(config).create()?;
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|name| NewTopic::new(name, config.partitions, TopicReplication::Fixed(1)))
@@ -157,7 +176,7 @@ pub async fn scan_topic<F>(
 where
     F: FnMut(&rdkafka::message::BorrowedMessage<'_>),
 {
-    let consumer: StreamConsumer = base(config)
+    let consumer: StreamConsumer = client_config(config)
         .set("group.id", format!("egov-scan-{}", std::process::id()))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")

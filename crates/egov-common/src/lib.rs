@@ -11,6 +11,7 @@ pub mod ops;
 pub mod shutdown;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 
 pub use catalogue::{Catalogue, Unit};
 pub use config::Settings;

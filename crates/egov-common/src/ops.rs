@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
@@ -257,8 +256,7 @@ struct KafkaProbe {
 impl KafkaProbe {
     fn new(config: &KafkaConfig) -> Result<Self, KafkaError> {
         // No group: this client only asks for metadata, and never creates a topic.
-        let client: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &config.brokers)
+        let client: BaseConsumer = crate::kafka::client_config(config)
             .set("allow.auto.create.topics", "false")
             .set("reconnect.backoff.max.ms", "1000")
             .create()?;
@@ -291,18 +289,16 @@ impl KafkaProbe {
 }
 
 struct ClickHouseProbe {
-    http: reqwest::Client,
+    /// The client, or why it cannot be built (an unreadable `clickhouse.ca_file`),
+    /// which is then the reason this check fails.
+    http: Result<reqwest::Client, String>,
     config: ClickHouseConfig,
     timeout: Duration,
 }
 
 impl ClickHouseProbe {
     fn new(config: ClickHouseConfig, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .unwrap_or_default();
+        let http = crate::tls::clickhouse_http(&config, timeout).map_err(|e| e.to_string());
         Self {
             http,
             config,
@@ -311,11 +307,11 @@ impl ClickHouseProbe {
     }
 
     async fn check(&self) -> Result<(), String> {
-        let request = self
-            .http
+        let http = self.http.as_ref().map_err(Clone::clone)?;
+        let request = http
             .get(&self.config.url)
             .query(&[("query", "SELECT 1")])
-            .basic_auth(&self.config.user, Some(&self.config.password));
+            .basic_auth(&self.config.user, Some(self.config.password.expose()));
         let response = request
             .send()
             .await
@@ -524,9 +520,8 @@ pub fn measure_lag<C: Consumer>(
 /// A client for [`group_lag`] and [`topic_messages`]: in `group` (none if
 /// empty) without ever subscribing, so it never joins the group's rebalances.
 fn outside_client(config: &KafkaConfig, group: &str) -> Result<BaseConsumer, KafkaError> {
-    let mut client = ClientConfig::new();
+    let mut client = crate::kafka::client_config(config);
     client
-        .set("bootstrap.servers", &config.brokers)
         .set("allow.auto.create.topics", "false")
         .set("enable.auto.commit", "false");
     if !group.is_empty() {

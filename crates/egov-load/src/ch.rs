@@ -1,44 +1,61 @@
 //! ClickHouse access shared by load, migrate and report. Settings chosen so the
 //! same client works against 18.16 (local) and current releases (production):
 //! no RowBinaryWithNamesAndTypes validation, and no compression on queries.
+//! Every client speaks `http://` or `https://` as `clickhouse.url` says,
+//! trusting `clickhouse.ca_file` (see [`egov_common::tls`]).
 
+use clickhouse::error::{Error, Result};
 use clickhouse::{Client, Compression};
 use egov_common::config::ClickHouseConfig;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::TokioExecutor;
+use std::time::Duration;
 
 /// A client for inserts (lz4 is fine for inserts on every version).
-pub fn insert_client(config: &ClickHouseConfig) -> Client {
-    base(config).with_compression(Compression::Lz4)
+pub fn insert_client(config: &ClickHouseConfig) -> Result<Client> {
+    Ok(base(config)?
+        .with_database(&config.database)
+        .with_compression(Compression::Lz4))
 }
 
 /// A client for queries and DDL: 18.16 answers lz4-compressed SELECTs in a way
 /// the client cannot read, so queries go uncompressed.
-pub fn query_client(config: &ClickHouseConfig) -> Client {
-    base(config).with_compression(Compression::None)
-}
-
-fn base(config: &ClickHouseConfig) -> Client {
-    let mut client = Client::default()
-        .with_url(&config.url)
+pub fn query_client(config: &ClickHouseConfig) -> Result<Client> {
+    Ok(base(config)?
         .with_database(&config.database)
-        .with_user(&config.user)
-        .with_validation(false);
-    if !config.password.is_empty() {
-        client = client.with_password(&config.password);
-    }
-    client
+        .with_compression(Compression::None))
 }
 
 /// A client without a default database, for `CREATE DATABASE`.
-pub fn server_client(config: &ClickHouseConfig) -> Client {
-    let mut client = Client::default()
+pub fn server_client(config: &ClickHouseConfig) -> Result<Client> {
+    Ok(base(config)?.with_compression(Compression::None))
+}
+
+fn base(config: &ClickHouseConfig) -> Result<Client> {
+    let tls = egov_common::tls::client_config(config.ca_file.as_deref())
+        .map_err(|e| Error::InvalidParams(Box::new(e)))?;
+    // What the crate's default client does, plus TLS: TCP keepalive, and idle
+    // connections dropped before ClickHouse's keep-alive timeout (3 s) does.
+    let mut http = HttpConnector::new();
+    http.set_keepalive(Some(Duration::from_secs(60)));
+    http.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    let http_client = HyperClient::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(2))
+        .build(connector);
+    let mut client = Client::with_http_client(http_client)
         .with_url(&config.url)
         .with_user(&config.user)
-        .with_validation(false)
-        .with_compression(Compression::None);
+        .with_validation(false);
     if !config.password.is_empty() {
-        client = client.with_password(&config.password);
+        client = client.with_password(config.password.expose());
     }
-    client
+    Ok(client)
 }
 
 /// Quotes an identifier for SQL; database names come from configuration.

@@ -95,7 +95,7 @@ pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadE
     )?);
     egov_common::ops::spawn_lag_reporter(&consumer, "load");
     let producer = kafka::durable_producer(&config.kafka)?;
-    let client = ch::insert_client(&config.clickhouse);
+    let client = ch::insert_client(&config.clickhouse)?;
     let limits = &config.service;
     let max_wait = Duration::from_millis(limits.batch_max_wait_ms);
     info!(from = %config.kafka.curated_topic, database = %config.clickhouse.database, "load started");

@@ -90,6 +90,7 @@ pub async fn migrate(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result
         move |source| MigrateError::ClickHouse { migration, source }
     };
     server_client(config)
+        .map_err(err("client"))?
         .query(&format!(
             "CREATE DATABASE IF NOT EXISTS {}",
             ident(&config.database)
@@ -97,7 +98,7 @@ pub async fn migrate(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result
         .execute()
         .await
         .map_err(err("create database"))?;
-    let client = query_client(config);
+    let client = query_client(config).map_err(err("client"))?;
     // Which migrations this database has had; each is applied once, in order.
     client
         .query(
@@ -147,7 +148,7 @@ async fn load_units(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result<
         migration: "units".into(),
         source,
     };
-    let client = query_client(config);
+    let client = query_client(config).map_err(err)?;
     // ALTER ... DELETE is asynchronous on 18.16; emptying by dropping the
     // partition-less MergeTree's data via TRUNCATE works on every version.
     client
@@ -156,6 +157,7 @@ async fn load_units(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result<
         .await
         .map_err(err)?;
     let mut insert = crate::ch::insert_client(config)
+        .map_err(err)?
         .insert::<UnitRow>("units")
         .await
         .map_err(err)?;
@@ -202,11 +204,13 @@ async fn load_holidays(config: &ClickHouseConfig) -> Result<(), MigrateError> {
     };
     let rows = holidays()?;
     query_client(config)
+        .map_err(err)?
         .query("TRUNCATE TABLE holidays")
         .execute()
         .await
         .map_err(err)?;
     let mut insert = crate::ch::insert_client(config)
+        .map_err(err)?
         .insert::<HolidayRow>("holidays")
         .await
         .map_err(err)?;

@@ -110,7 +110,7 @@ pub async fn reconcile(
 ) -> Result<Reconciliation, ReconcileError> {
     let (raw, unreadable) = topic_ids(kafka_config, &kafka_config.raw_topic).await?;
     let (dead, _) = topic_ids(kafka_config, &kafka_config.dlq_topic).await?;
-    let client = query_client(clickhouse);
+    let client = query_client(clickhouse)?;
     let counts = client
         .query("SELECT system, local_date, uniqExact(event_id) AS events FROM events GROUP BY system, local_date")
         .fetch_all::<CountRow>()

@@ -1,11 +1,11 @@
 //! Deletes the Kafka topics named on the command line: the cleanup of test
 //! scripts (tests/api/schemathesis.sh). Only topics named `test.*` are
-//! touched. Brokers from `EGOV__KAFKA__BROKERS` (default 127.0.0.1:9092).
+//! touched. Brokers and how to reach them from the configuration
+//! (`EGOV_CONFIG`, `EGOV__KAFKA__*`; default 127.0.0.1:9092).
 
 use anyhow::{bail, Context};
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use std::time::Duration;
 
 #[tokio::main(flavor = "current_thread")]
@@ -17,11 +17,10 @@ async fn main() -> anyhow::Result<()> {
     if topics.is_empty() {
         return Ok(());
     }
-    let brokers =
-        std::env::var("EGOV__KAFKA__BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned());
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .create()?;
+    let config = std::env::var_os("EGOV_CONFIG").map(std::path::PathBuf::from);
+    let settings = egov_common::Settings::load(config.as_deref())?;
+    let admin: AdminClient<DefaultClientContext> =
+        egov_common::kafka::client_config(&settings.kafka).create()?;
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results = admin

@@ -120,22 +120,23 @@ impl SecureServers {
         let clickhouse_password = format!("ch-{}", uuid::Uuid::new_v4().simple());
         let kafka_port = free_port()?;
         let https_port = free_port()?;
-        let mut servers = Vec::new();
-        servers.push(start_kafka(
-            &path,
-            kafka_port,
-            &cert_file,
-            &key_file,
-            &ca_file,
-            &kafka_password,
-        )?);
-        servers.push(start_clickhouse(
-            &path,
-            https_port,
-            &cert_file,
-            &key_file,
-            &clickhouse_password,
-        )?);
+        let servers = vec![
+            start_kafka(
+                &path,
+                kafka_port,
+                &cert_file,
+                &key_file,
+                &ca_file,
+                &kafka_password,
+            )?,
+            start_clickhouse(
+                &path,
+                https_port,
+                &cert_file,
+                &key_file,
+                &clickhouse_password,
+            )?,
+        ];
         let mut this = Self {
             kafka: KafkaConfig {
                 brokers: format!("127.0.0.1:{kafka_port}"),

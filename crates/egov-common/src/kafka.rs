@@ -52,7 +52,6 @@ pub fn client_config(config: &KafkaConfig) -> ClientConfig {
     if !config.client_debug.is_empty() {
         client.set("debug", &config.client_debug);
     }
-    // librdkafka's own log level stays as it is: it never logs `sasl.password`.
     client
 }
 

@@ -1,9 +1,10 @@
 //! TLS and authentication for real: a Kafka of this test whose only client
 //! listener is SASL_SSL (SCRAM-SHA-256) and a ClickHouse of this test with only
 //! an HTTPS port and a password, both with certificates of a CA made here
-//! (see `egov_tests::secure`). An event goes through the whole pipeline over
-//! them; plaintext, a wrong password and a client without the CA are refused;
-//! no password ever appears in the logs.
+//! (see `egov_tests::secure`), which also signed the certificate ingest serves
+//! HTTPS with. An event goes through the whole pipeline over them; plaintext,
+//! a wrong password and a client without the CA are refused; no password ever
+//! appears in the logs.
 
 use egov_common::config::{Secret, SecurityProtocol};
 use egov_common::ops::{self, Readiness};
@@ -69,9 +70,20 @@ async fn an_event_crosses_sasl_ssl_kafka_and_https_clickhouse() -> anyhow::Resul
         ..servers.clickhouse.clone()
     };
 
-    // Through the whole pipeline: migrations and inserts over HTTPS with the
-    // `clickhouse` client, Kafka produce and consume over SASL_SSL.
+    // Ingest serves HTTPS with a certificate of the same CA.
+    settings.ingest.tls_cert_file = Some(servers.cert_file.clone());
+    settings.ingest.tls_key_file = Some(servers.key_file.clone());
+
+    // Through the whole pipeline: HTTPS into ingest, Kafka produce and consume
+    // over SASL_SSL, migrations and inserts over HTTPS with the `clickhouse` client.
     let pipeline = Pipeline::start_with(settings.clone()).await?;
+    let https = reqwest::Client::builder()
+        .use_preconfigured_tls(egov_common::tls::client_config(Some(&servers.ca_file))?)
+        .build()?;
+    let ingest_url = format!(
+        "https://localhost:{}/v1/events",
+        pipeline.ingest_addr.port()
+    );
     let event = json!({
         "event_id": "tls-1",
         "event_type": "document.received",
@@ -79,12 +91,22 @@ async fn an_event_crosses_sasl_ssl_kafka_and_https_clickhouse() -> anyhow::Resul
         "unit_code": "08707",
         "payload": {"document_id": "VB-TLS", "channel": "national_axis", "due_at": "2021-03-10T17:00:00+07:00"}
     });
-    let (status, answer) = pipeline.post_json(DOCUMENTS_TOKEN, &event).await?;
+    let response = https
+        .post(&ingest_url)
+        .bearer_auth(DOCUMENTS_TOKEN)
+        .json(&event)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let answer: serde_json::Value = response.json().await?;
     assert_eq!(
         (status, answer["accepted"].as_u64()),
         (200, Some(1)),
         "{answer}"
     );
+    // Plain HTTP to the ingest port is not served.
+    let plain = pipeline.post_json(DOCUMENTS_TOKEN, &event).await;
+    assert!(plain.is_err(), "plain HTTP to HTTPS ingest got {plain:?}");
     pipeline
         .wait_for(
             "SELECT count() FROM events WHERE event_id = 'tls-1'",

@@ -6,23 +6,16 @@
 //! while plain HTTP to it fails.
 
 use anyhow::{bail, Context};
+use egov_tests::secure::Certificates;
 use egov_tests::{
     read_some, read_to_end, retry_after, unique_settings, write_all, Pipeline, DOCUMENTS_TOKEN,
     ONESTOP_TOKEN,
 };
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
-use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
-use tokio_rustls::TlsConnector;
 
 fn dossier(id: &str, note_bytes: usize) -> Value {
     json!({"event_id": id, "event_type": "dossier.resolved", "occurred_at": "2021-05-07T10:00:00+07:00",
@@ -353,141 +346,31 @@ async fn connections_beyond_the_cap_are_closed() -> anyhow::Result<()> {
     pipeline.stop().await
 }
 
-/// A CA and a certificate for 127.0.0.1 signed by it, made with `openssl`
-/// in a directory removed on drop.
-struct Certificates {
-    dir: PathBuf,
-}
-
-impl Certificates {
-    fn make() -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(format!("egov-tls-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir)?;
-        let certificates = Self { dir };
-        let dir = &certificates.dir;
-        std::fs::write(
-            dir.join("server.ext"),
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )?;
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ];
-        let steps: [Vec<&str>; 3] = [
-            [
-                &["req", "-x509"][..],
-                &ec,
-                &[
-                    "-keyout",
-                    "ca.key",
-                    "-out",
-                    "ca.pem",
-                    "-days",
-                    "2",
-                    "-subj",
-                    "/CN=egov test CA",
-                ],
-            ]
-            .concat(),
-            [
-                &["req"][..],
-                &ec,
-                &[
-                    "-keyout",
-                    "server.key",
-                    "-out",
-                    "server.csr",
-                    "-subj",
-                    "/CN=127.0.0.1",
-                ],
-            ]
-            .concat(),
-            vec![
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "server.pem",
-                "-days",
-                "2",
-                "-extfile",
-                "server.ext",
-            ],
-        ];
-        for args in steps {
-            let output = std::process::Command::new("openssl")
-                .args(&args)
-                .current_dir(dir)
-                .output()
-                .context("running openssl")?;
-            if !output.status.success() {
-                bail!(
-                    "openssl {args:?}: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                );
-            }
-        }
-        Ok(certificates)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-}
-
-impl Drop for Certificates {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// POSTs `body` to `/v1/events` over HTTPS, trusting only `ca`.
 async fn https_post(addr: SocketAddr, ca: &Path, body: &Value) -> anyhow::Result<(u16, Value)> {
-    let mut roots = RootCertStore::empty();
-    roots.add(CertificateDer::from_pem_file(ca)?)?;
-    let config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    let tcp = TcpStream::connect(addr).await?;
-    let tls = TlsConnector::from(Arc::new(config))
-        .connect(ServerName::IpAddress(addr.ip().into()), tcp)
+    let response = reqwest::Client::builder()
+        .use_preconfigured_tls(egov_common::tls::client_config(Some(ca))?)
+        .build()?
+        .post(format!("https://{addr}/v1/events"))
+        .bearer_auth(ONESTOP_TOKEN)
+        .json(body)
+        .send()
         .await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
-    let connection = tokio::spawn(connection);
-    let request = hyper::Request::post("/v1/events")
-        .header("host", addr.to_string())
-        .header("authorization", format!("Bearer {ONESTOP_TOKEN}"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))?;
-    let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
-    let answer = response.into_body().collect().await?.to_bytes();
-    connection.abort();
-    Ok((status, serde_json::from_slice(&answer)?))
+    Ok((status, response.json().await?))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_ingest_works_and_plain_http_to_it_fails() -> anyhow::Result<()> {
     let certificates = Certificates::make()?;
     let mut settings = unique_settings("abuse_tls")?;
-    settings.ingest.tls_cert_file = Some(certificates.path("server.pem"));
-    settings.ingest.tls_key_file = Some(certificates.path("server.key"));
+    settings.ingest.tls_cert_file = Some(certificates.cert_file.clone());
+    settings.ingest.tls_key_file = Some(certificates.key_file.clone());
     let pipeline = Pipeline::start_with(settings).await?;
 
     let (status, answer) = https_post(
         pipeline.ingest_addr,
-        &certificates.path("ca.pem"),
+        &certificates.ca_file,
         &json!([dossier("tls-1", 1)]),
     )
     .await?;

@@ -71,14 +71,16 @@ async fn an_event_crosses_sasl_ssl_kafka_and_https_clickhouse() -> anyhow::Resul
     };
 
     // Ingest serves HTTPS with a certificate of the same CA.
-    settings.ingest.tls_cert_file = Some(servers.cert_file.clone());
-    settings.ingest.tls_key_file = Some(servers.key_file.clone());
+    settings.ingest.tls_cert_file = Some(servers.certificates.cert_file.clone());
+    settings.ingest.tls_key_file = Some(servers.certificates.key_file.clone());
 
     // Through the whole pipeline: HTTPS into ingest, Kafka produce and consume
     // over SASL_SSL, migrations and inserts over HTTPS with the `clickhouse` client.
     let pipeline = Pipeline::start_with(settings.clone()).await?;
     let https = reqwest::Client::builder()
-        .use_preconfigured_tls(egov_common::tls::client_config(Some(&servers.ca_file))?)
+        .use_preconfigured_tls(egov_common::tls::client_config(Some(
+            &servers.certificates.ca_file,
+        ))?)
         .build()?;
     let ingest_url = format!(
         "https://localhost:{}/v1/events",

@@ -95,14 +95,12 @@ impl Drop for Server {
 
 /// A CA, a Kafka with SASL_SSL and a ClickHouse with HTTPS, all of this test.
 pub struct SecureServers {
-    /// The PEM file of the CA that signed both servers' certificates.
-    pub ca_file: PathBuf,
+    /// The CA that signed both servers' certificates, and the server
+    /// certificate, also for other servers of the test (e.g. ingest).
+    pub certificates: Certificates,
     /// What a client of these servers needs, passwords included.
     pub kafka: KafkaConfig,
     pub clickhouse: ClickHouseConfig,
-    /// Also signed by the CA, for other servers of the test (e.g. ingest).
-    pub cert_file: PathBuf,
-    pub key_file: PathBuf,
     servers: Vec<Server>,
     // Last: removed after the servers are gone.
     dir: TempDir,
@@ -115,7 +113,12 @@ impl SecureServers {
         let dir = TempDir::new("tls")?;
         let path = dir.0.clone();
         require_tools()?;
-        let (ca_file, cert_file, key_file) = make_certificates(&path)?;
+        let certificates = Certificates::make()?;
+        let (ca_file, cert_file, key_file) = (
+            &certificates.ca_file,
+            &certificates.cert_file,
+            &certificates.key_file,
+        );
         let kafka_password = format!("kafka-{}", uuid::Uuid::new_v4().simple());
         let clickhouse_password = format!("ch-{}", uuid::Uuid::new_v4().simple());
         let kafka_port = free_port()?;
@@ -124,18 +127,12 @@ impl SecureServers {
             start_kafka(
                 &path,
                 kafka_port,
-                &cert_file,
-                &key_file,
-                &ca_file,
+                cert_file,
+                key_file,
+                ca_file,
                 &kafka_password,
             )?,
-            start_clickhouse(
-                &path,
-                https_port,
-                &cert_file,
-                &key_file,
-                &clickhouse_password,
-            )?,
+            start_clickhouse(&path, https_port, cert_file, key_file, &clickhouse_password)?,
         ];
         let mut this = Self {
             kafka: KafkaConfig {
@@ -144,19 +141,17 @@ impl SecureServers {
                 sasl_mechanism: SaslMechanism::ScramSha256,
                 sasl_username: USER.into(),
                 sasl_password: Secret::new(kafka_password),
-                ssl_ca_file: Some(ca_file.clone()),
+                ssl_ca_file: Some(ca_file.to_owned()),
                 ..KafkaConfig::default()
             },
             clickhouse: ClickHouseConfig {
                 url: format!("https://localhost:{https_port}"),
                 user: USER.into(),
                 password: Secret::new(clickhouse_password),
-                ca_file: Some(ca_file.clone()),
+                ca_file: Some(ca_file.to_owned()),
                 ..ClickHouseConfig::default()
             },
-            ca_file,
-            cert_file,
-            key_file,
+            certificates,
             servers,
             dir,
         };
@@ -272,7 +267,35 @@ fn run(command: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A CA, and a server key and certificate it signed for localhost and 127.0.0.1.
+/// A CA, and a server key and certificate it signed for `localhost` and
+/// `127.0.0.1`, made with the `openssl` CLI in a temp dir removed on drop.
+pub struct Certificates {
+    /// The CA's certificate (PEM): what a client trusts.
+    pub ca_file: PathBuf,
+    /// The server's certificate (PEM), signed by the CA.
+    pub cert_file: PathBuf,
+    /// The server's private key (PEM, PKCS#8).
+    pub key_file: PathBuf,
+    dir: TempDir,
+}
+
+impl Certificates {
+    pub fn make() -> anyhow::Result<Self> {
+        let dir = TempDir::new("certs")?;
+        let (ca_file, cert_file, key_file) = make_certificates(&dir.0)?;
+        Ok(Self {
+            ca_file,
+            cert_file,
+            key_file,
+            dir,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir.0
+    }
+}
+
 fn make_certificates(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf, PathBuf)> {
     let (ca_key, ca) = (dir.join("ca.key"), dir.join("ca.pem"));
     let (key, csr, cert) = (

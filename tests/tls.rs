@@ -137,6 +137,14 @@ async fn an_event_crosses_sasl_ssl_kafka_and_https_clickhouse() -> anyhow::Resul
     .await??;
     assert_eq!(held, 1);
 
+    // TLS without SASL, on the broker's SSL listener.
+    let ssl = egov_common::config::KafkaConfig {
+        brokers: servers.kafka_ssl_brokers.clone(),
+        security_protocol: SecurityProtocol::Ssl,
+        ..settings.kafka.clone()
+    };
+    assert_eq!(secure::metadata(&ssl, Duration::from_secs(10)).await?, 1);
+
     // Refused: plaintext to the SASL_SSL port, a wrong password, and TLS
     // without the CA that signed the broker's certificate.
     let short = Duration::from_secs(3);

@@ -1,7 +1,7 @@
 //! Secured servers of one test, started from scratch in a temp dir: a CA and a
 //! server certificate for `localhost` / `127.0.0.1` made with the `openssl`
-//! CLI, a Kafka (KRaft, single node) whose only client listener is SASL_SSL
-//! with SCRAM-SHA-256, and a ClickHouse whose only HTTP port is HTTPS, with a
+//! CLI, a Kafka (KRaft, single node) whose client listeners are SASL_SSL
+//! with SCRAM-SHA-256 and SSL (TLS only), and a ClickHouse whose only HTTP port is HTTPS, with a
 //! user that has a password. Ports are free ones; the servers are killed and
 //! the temp dir removed on drop. Nothing is skipped: a missing `java`,
 //! `openssl`, `clickhouse-server` or Kafka jars is an error that says so.
@@ -98,8 +98,11 @@ pub struct SecureServers {
     /// The CA that signed both servers' certificates, and the server
     /// certificate, also for other servers of the test (e.g. ingest).
     pub certificates: Certificates,
-    /// What a client of these servers needs, passwords included.
+    /// What a client of these servers needs, passwords included (the
+    /// SASL_SSL listener).
     pub kafka: KafkaConfig,
+    /// The broker's SSL listener (TLS, no SASL).
+    pub kafka_ssl_brokers: String,
     pub clickhouse: ClickHouseConfig,
     servers: Vec<Server>,
     // Last: removed after the servers are gone.
@@ -122,11 +125,12 @@ impl SecureServers {
         let kafka_password = format!("kafka-{}", uuid::Uuid::new_v4().simple());
         let clickhouse_password = format!("ch-{}", uuid::Uuid::new_v4().simple());
         let kafka_port = free_port()?;
+        let kafka_ssl_port = free_port()?;
         let https_port = free_port()?;
         let servers = vec![
             start_kafka(
                 &path,
-                kafka_port,
+                [kafka_port, kafka_ssl_port],
                 cert_file,
                 key_file,
                 ca_file,
@@ -144,6 +148,7 @@ impl SecureServers {
                 ssl_ca_file: Some(ca_file.to_owned()),
                 ..KafkaConfig::default()
             },
+            kafka_ssl_brokers: format!("127.0.0.1:{kafka_ssl_port}"),
             clickhouse: ClickHouseConfig {
                 url: format!("https://localhost:{https_port}"),
                 user: USER.into(),
@@ -364,9 +369,10 @@ fn make_certificates(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf, PathBuf)> 
     Ok((ca, cert, key))
 }
 
+/// `ports`: the SASL_SSL listener's, then the SSL listener's.
 fn start_kafka(
     dir: &Path,
-    port: u16,
+    [port, ssl_port]: [u16; 2],
     cert: &Path,
     key: &Path,
     ca: &Path,
@@ -390,11 +396,11 @@ fn start_kafka(
         "process.roles=broker,controller\n\
          node.id=1\n\
          controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}\n\
-         listeners=SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}\n\
-         advertised.listeners=SASL_SSL://127.0.0.1:{port}\n\
+         listeners=SASL_SSL://127.0.0.1:{port},SSL://127.0.0.1:{ssl_port},CONTROLLER://127.0.0.1:{controller_port}\n\
+         advertised.listeners=SASL_SSL://127.0.0.1:{port},SSL://127.0.0.1:{ssl_port}\n\
          controller.listener.names=CONTROLLER\n\
          inter.broker.listener.name=SASL_SSL\n\
-         listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT\n\
+         listener.security.protocol.map=SASL_SSL:SASL_SSL,SSL:SSL,CONTROLLER:PLAINTEXT\n\
          sasl.enabled.mechanisms=SCRAM-SHA-256\n\
          sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256\n\
          listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config={jaas}\n\

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 pub enum ConfigError {
     #[error("configuration: {0}")]
     Load(#[from] config::ConfigError),
+    #[error("configuration: {0}")]
+    Invalid(String),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -142,6 +144,21 @@ impl std::fmt::Debug for Secret {
 impl std::fmt::Display for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("[redacted]")
+    }
+}
+
+impl KafkaConfig {
+    /// What librdkafka would only refuse when a client is created, said at load.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.security_protocol.uses_sasl()
+            && (self.sasl_username.is_empty() || self.sasl_password.is_empty())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "kafka.security_protocol = \"{}\" needs kafka.sasl_username and kafka.sasl_password",
+                self.security_protocol.as_librdkafka()
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -405,7 +422,7 @@ impl Settings {
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).required(true));
         }
-        let settings = builder
+        let mut settings = builder
             .add_source(
                 config::Environment::with_prefix("EGOV")
                     .prefix_separator("__")
@@ -413,8 +430,25 @@ impl Settings {
                     .try_parsing(true),
             )
             .build()?
-            .try_deserialize()?;
+            .try_deserialize::<Settings>()?;
+        settings.take_secrets_as_written(|name| std::env::var(name).ok());
+        settings.kafka.validate()?;
         Ok(settings)
+    }
+
+    /// `try_parsing` reads `EGOV__*` values as numbers where they look like
+    /// one, so a password `0123` would become `123`: passwords from the
+    /// environment are taken as written.
+    fn take_secrets_as_written(&mut self, env: impl Fn(&str) -> Option<String>) {
+        let secrets = [
+            ("EGOV__KAFKA__SASL_PASSWORD", &mut self.kafka.sasl_password),
+            ("EGOV__CLICKHOUSE__PASSWORD", &mut self.clickhouse.password),
+        ];
+        for (name, secret) in secrets {
+            if let Some(value) = env(name) {
+                *secret = Secret::new(value);
+            }
+        }
     }
 
     pub fn ingest_config(&self) -> IngestConfig {
@@ -511,6 +545,33 @@ mod tests {
         assert!(!printed.contains("kafka-pw-123") && !printed.contains("ch-pw-456"));
         assert!(printed.contains("[redacted]"));
         Ok(())
+    }
+
+    #[test]
+    fn sasl_without_credentials_is_refused_at_load() -> anyhow::Result<()> {
+        let dir = std::env::temp_dir().join(format!("egov-config-sasl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join("egov.toml");
+        std::fs::write(&file, "[kafka]\nsecurity_protocol = \"sasl_ssl\"\n")?;
+        let result = Settings::load(Some(&file));
+        std::fs::remove_dir_all(&dir)?;
+        let error = result.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            error.contains("needs kafka.sasl_username and kafka.sasl_password"),
+            "{error}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn passwords_from_the_environment_are_taken_as_written() {
+        let mut settings = Settings::default();
+        settings.clickhouse.password = Secret::new("123");
+        settings.take_secrets_as_written(|name| {
+            (name == "EGOV__CLICKHOUSE__PASSWORD").then(|| "0123".to_owned())
+        });
+        assert_eq!(settings.clickhouse.password.expose(), "0123");
+        assert!(settings.kafka.sasl_password.is_empty());
     }
 
     #[test]

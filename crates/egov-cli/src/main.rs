@@ -43,7 +43,7 @@ enum Command {
     Migrate,
     /// Prints the figures of contract section 5 for a period, from ClickHouse.
     Report(ReportArgs),
-    /// The dead-letter topic: list what is there, or replay it to the raw topic.
+    /// The dead-letter topic: list what is there, or replay each letter to the topic it came from.
     #[command(subcommand)]
     Dlq(DlqCommand),
     /// Events accepted at ingest against rows in ClickHouse, per system and day;
@@ -82,7 +82,7 @@ enum DlqCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: ReportFormat,
     },
-    /// Sends every dead letter not replayed before back to the raw topic.
+    /// Sends every dead letter not replayed before back to the topic it came from.
     Replay,
 }
 
@@ -193,41 +193,28 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
 }
 
 async fn dlq(settings: &Settings, command: DlqCommand) -> anyhow::Result<()> {
+    use egov_common::dead_letter::{self, replay};
     match command {
         DlqCommand::List { format } => {
-            let letters = egov_transform::dlq::list(&settings.kafka).await?;
+            let letters = replay::list(&settings.kafka).await?;
             match format {
                 ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&letters)?),
-                ReportFormat::Table => {
-                    println!(
-                        "{} dead letters in {}",
-                        letters.len(),
-                        settings.kafka.dlq_topic
-                    );
-                    for l in &letters {
-                        let at = chrono::DateTime::from_timestamp_millis(l.dead_at_ms)
-                            .map(|t| t.to_rfc3339())
-                            .unwrap_or_default();
-                        println!(
-                            "{}@{}  {}  {}  from {}  event {}  ({} bytes)\n    {}",
-                            l.partition,
-                            l.offset,
-                            at,
-                            l.reason,
-                            l.source,
-                            l.event_id.as_deref().unwrap_or("-"),
-                            l.bytes,
-                            l.detail
-                        );
-                    }
-                }
+                ReportFormat::Table => print!(
+                    "{}",
+                    dead_letter::render_table(&settings.kafka.dlq_topic, &letters)
+                ),
             }
         }
         DlqCommand::Replay => {
-            let stats = egov_transform::dlq::replay(&settings.kafka).await?;
+            let stats = replay::replay(&settings.kafka).await?;
             println!(
-                "replayed {} dead letters to {}",
-                stats.replayed, settings.kafka.raw_topic
+                "replayed {} dead letters: {} to {}, {} to {}; {} not replayable (truncated, or from another topic)",
+                stats.replayed(),
+                stats.to_raw,
+                settings.kafka.raw_topic,
+                stats.to_curated,
+                settings.kafka.curated_topic,
+                stats.skipped
             );
         }
     }

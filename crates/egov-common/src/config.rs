@@ -35,7 +35,7 @@ pub struct KafkaConfig {
     pub raw_topic: String,
     /// Normalised events written by transform, read by load.
     pub curated_topic: String,
-    /// Messages transform could not process, with the reason in headers.
+    /// Dead letters: messages transform or load could not process, with the reason in headers.
     pub dlq_topic: String,
     /// Partitions for topics the pipeline creates itself.
     pub partitions: i32,

@@ -17,13 +17,7 @@ use std::time::Duration;
 pub const HEADER_SYSTEM: &str = "egov-system";
 pub const HEADER_RECEIVED_MS: &str = "egov-received-ms";
 pub const HEADER_REQUEST_ID: &str = "egov-request-id";
-/// Headers set by transform on dead letters.
-pub const HEADER_DLQ_REASON: &str = "egov-dlq-reason";
-pub const HEADER_DLQ_DETAIL: &str = "egov-dlq-detail";
-pub const HEADER_DLQ_TOPIC: &str = "egov-dlq-topic";
-pub const HEADER_DLQ_PARTITION: &str = "egov-dlq-partition";
-pub const HEADER_DLQ_OFFSET: &str = "egov-dlq-offset";
-pub const HEADER_DLQ_AT_MS: &str = "egov-dlq-at-ms";
+// The headers of dead letters are in `crate::dead_letter`.
 
 /// The settings every Kafka client of the services and tools starts from:
 /// the brokers and how to reach them (TLS, SASL), from `kafka.*`. Every
@@ -97,6 +91,71 @@ pub fn durable_consumer(
         .create()?;
     consumer.subscribe(&[topic])?;
     Ok(consumer)
+}
+
+/// A consumer that reads the partitions it is `assign`ed and commits only
+/// what it is told to: it joins no group's rebalances (`group.id` only names
+/// where explicit commits go).
+pub fn assigned_consumer(config: &KafkaConfig, group: &str) -> Result<StreamConsumer, KafkaError> {
+    client_config(config)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
+        .create()
+}
+
+/// Whether Kafka refused a produce for good: sending the same record again
+/// cannot succeed (too large for the topic or the client, an invalid or
+/// corrupt record, a timestamp out of the topic's range). Anything else
+/// (timeouts, a broker away, leadership moving) may pass and is retried.
+pub fn is_refused_for_good(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::MessageBatchTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::InvalidMessage
+                | RDKafkaErrorCode::InvalidRecord
+                | RDKafkaErrorCode::InvalidTimestamp
+        )
+    )
+}
+
+/// Produces one record (made afresh by `record` for every attempt) until
+/// Kafka acknowledges it (`Some(Ok)`) or refuses it for good (`Some(Err)`,
+/// [`is_refused_for_good`]), retrying other errors with backoff; `None` if
+/// shutdown came first. Alone in flight, the record is in a batch of its own:
+/// a message refused only because it shared a batch with a too large one passes.
+pub async fn produce_until_settled<'a, F>(
+    producer: &FutureProducer,
+    record: F,
+    shutdown: &mut crate::shutdown::Shutdown,
+) -> Option<Result<(), KafkaError>>
+where
+    F: Fn() -> rdkafka::producer::FutureRecord<'a, [u8], [u8]>,
+{
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let error = tokio::select! {
+            _ = shutdown.wait() => return None,
+            result = producer.send(record(), Duration::from_secs(5)) => match result {
+                Ok(_) => return Some(Ok(())),
+                Err((error, _)) => error,
+            },
+        };
+        if is_refused_for_good(&error) {
+            return Some(Err(error));
+        }
+        let topic = record().topic;
+        tracing::warn!(topic, %error, retry_in_ms = backoff.as_millis() as u64, "produce failed; retrying");
+        tokio::select! {
+            _ = shutdown.wait() => return None,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
 }
 
 /// Creates the topics that do not exist yet; existing ones are left as they are.
@@ -175,11 +234,7 @@ pub async fn scan_topic<F>(
 where
     F: FnMut(&rdkafka::message::BorrowedMessage<'_>),
 {
-    let consumer: StreamConsumer = client_config(config)
-        .set("group.id", format!("egov-scan-{}", std::process::id()))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        .create()?;
+    let consumer = assigned_consumer(config, &format!("egov-scan-{}", std::process::id()))?;
     let timeout = Duration::from_secs(10);
     let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
     let mut assignment = TopicPartitionList::new();

@@ -5,6 +5,7 @@
 pub mod catalogue;
 pub mod config;
 pub mod contract;
+pub mod dead_letter;
 pub mod kafka;
 pub mod model;
 pub mod ops;

@@ -112,8 +112,8 @@ fn describe_metrics() {
         "Raw messages transform handled (curated or dead-lettered)."
     );
     describe_counter!(
-        "egov_dlq_messages_total",
-        "Messages sent to the dead-letter topic, by reason."
+        "egov_dead_letters_total",
+        "Dead letters written, by the service that wrote them (transform, load) and reason."
     );
     describe_counter!(
         "egov_load_rows_inserted_total",
@@ -124,9 +124,5 @@ fn describe_metrics() {
         "egov_load_insert_duration_seconds",
         Unit::Seconds,
         "Duration of a successful ClickHouse insert."
-    );
-    describe_counter!(
-        "egov_load_undecodable_total",
-        "Curated messages load could not decode and skipped."
     );
 }

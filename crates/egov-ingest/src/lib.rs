@@ -562,13 +562,11 @@ async fn produce(
 }
 
 fn refused(error: &KafkaError) -> Refused {
+    if egov_common::kafka::is_refused_for_good(error) {
+        let code = error.rdkafka_error_code();
+        return Refused::ForGood(code.map_or_else(|| error.to_string(), |c| c.to_string()));
+    }
     let reason = match error.rdkafka_error_code() {
-        Some(
-            code @ (RDKafkaErrorCode::MessageSizeTooLarge
-            | RDKafkaErrorCode::InvalidMessageSize
-            | RDKafkaErrorCode::InvalidMessage
-            | RDKafkaErrorCode::InvalidRecord),
-        ) => return Refused::ForGood(code.to_string()),
         Some(RDKafkaErrorCode::QueueFull) => "the producer queue is full".to_owned(),
         Some(RDKafkaErrorCode::MessageTimedOut) => "Kafka did not acknowledge in time".to_owned(),
         _ => format!("Kafka: {error}"),

@@ -10,6 +10,7 @@ pub mod reconcile;
 
 use ::clickhouse::Row;
 use egov_common::config::LoadConfig;
+use egov_common::dead_letter::{self, Letter, Reason, Service};
 use egov_common::kafka::{self, OffsetTracker};
 use egov_common::model::CuratedEvent;
 use egov_common::shutdown::Shutdown;
@@ -106,7 +107,7 @@ pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadE
             Vec::with_capacity(limits.batch_max_rows.min(MAX_RESERVED_ROWS));
         let mut bytes = 0usize;
         let mut tracker = OffsetTracker::default();
-        let mut undecodable: Vec<DeadLetter> = Vec::new();
+        let mut undecodable: Vec<Letter> = Vec::new();
         let mut deadline: Option<tokio::time::Instant> = None;
         while rows.len() < limits.batch_max_rows && bytes < limits.batch_max_bytes {
             let wait_for_message = async {
@@ -134,7 +135,12 @@ pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadE
                     // Transform only writes what it encoded itself; anything
                     // else (another writer, a format from another version) is
                     // kept as a dead letter, never dropped.
-                    undecodable.push(DeadLetter::of(&message, &error));
+                    undecodable.push(Letter::of(
+                        &message,
+                        Reason::UndecodableCurated,
+                        format!("load cannot decode this curated message: {error}"),
+                        Service::Load,
+                    ));
                 }
             }
         }
@@ -145,19 +151,19 @@ pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadE
             break;
         }
         if !undecodable.is_empty() {
-            warn!(messages = undecodable.len(), topic = %config.kafka.dlq_topic, "undecodable curated messages sent to the dead-letter topic");
-            metrics::counter!("egov_dlq_messages_total", "reason" => UNDECODABLE)
-                .increment(undecodable.len() as u64);
-            if !dead_letter_all(
-                &producer,
-                &config.kafka.dlq_topic,
-                &undecodable,
-                &mut shutdown,
-            )
-            .await
+            warn!(messages = undecodable.len(), topic = %config.kafka.dlq_topic, reason = Reason::UndecodableCurated.as_str(), "undecodable curated messages sent to the dead-letter topic");
+        }
+        let mut delivered = true;
+        for letter in &undecodable {
+            if !dead_letter::deliver(&producer, &config.kafka.dlq_topic, letter, &mut shutdown)
+                .await
             {
+                delivered = false;
                 break;
             }
+        }
+        if !delivered {
+            break;
         }
         tracker.store(&consumer)?;
     }
@@ -220,89 +226,4 @@ async fn insert(
         insert.write(row).await?;
     }
     insert.end().await
-}
-
-/// The dead-letter reason of a curated message load cannot decode.
-const UNDECODABLE: &str = "undecodable_curated";
-
-/// A curated message load could not decode, as it goes to the dead-letter topic.
-struct DeadLetter {
-    key: Vec<u8>,
-    payload: Vec<u8>,
-    headers: rdkafka::message::OwnedHeaders,
-}
-
-impl DeadLetter {
-    fn of(message: &rdkafka::message::BorrowedMessage<'_>, error: &serde_json::Error) -> Self {
-        use rdkafka::message::Header;
-        let detail = format!("load cannot decode this curated message: {error}");
-        let (partition, offset) = (
-            message.partition().to_string(),
-            message.offset().to_string(),
-        );
-        let at = chrono::Utc::now().timestamp_millis().to_string();
-        let headers = rdkafka::message::OwnedHeaders::new()
-            .insert(Header {
-                key: kafka::HEADER_DLQ_REASON,
-                value: Some(UNDECODABLE),
-            })
-            .insert(Header {
-                key: kafka::HEADER_DLQ_DETAIL,
-                value: Some(detail.as_str()),
-            })
-            .insert(Header {
-                key: kafka::HEADER_DLQ_TOPIC,
-                value: Some(message.topic()),
-            })
-            .insert(Header {
-                key: kafka::HEADER_DLQ_PARTITION,
-                value: Some(partition.as_str()),
-            })
-            .insert(Header {
-                key: kafka::HEADER_DLQ_OFFSET,
-                value: Some(offset.as_str()),
-            })
-            .insert(Header {
-                key: kafka::HEADER_DLQ_AT_MS,
-                value: Some(at.as_str()),
-            });
-        Self {
-            key: message.key().map(<[u8]>::to_vec).unwrap_or_default(),
-            payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-            headers,
-        }
-    }
-}
-
-/// Produces the dead letters until Kafka acknowledges them all; `false` only
-/// if shutdown came first (their offsets then stay uncommitted).
-async fn dead_letter_all(
-    producer: &rdkafka::producer::FutureProducer,
-    topic: &str,
-    letters: &[DeadLetter],
-    shutdown: &mut Shutdown,
-) -> bool {
-    let mut backoff = Duration::from_millis(200);
-    for letter in letters {
-        loop {
-            let record = rdkafka::producer::FutureRecord::to(topic)
-                .key(&letter.key)
-                .payload(&letter.payload)
-                .headers(letter.headers.clone());
-            let error = tokio::select! {
-                _ = shutdown.wait() => return false,
-                result = producer.send(record, Duration::from_secs(5)) => match result {
-                    Ok(_) => break,
-                    Err((error, _)) => error,
-                },
-            };
-            warn!(topic, %error, retry_in_ms = backoff.as_millis() as u64, "dead letter not acknowledged; retrying");
-            tokio::select! {
-                _ = shutdown.wait() => return false,
-                _ = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
-        }
-    }
-    true
 }

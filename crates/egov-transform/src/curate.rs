@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use egov_common::catalogue::Catalogue;
 use egov_common::contract::{Contract, Violation};
+use egov_common::dead_letter::Reason;
 use egov_common::model::{CuratedEvent, Level};
 use egov_common::time::{date_to_days, local_date};
 use serde_json::Value;
@@ -23,12 +24,12 @@ pub enum Poison {
 }
 
 impl Poison {
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            Poison::Empty => "empty",
-            Poison::NotJson(_) => "not_json",
-            Poison::Contract(v) => v.code.as_str(),
-            Poison::OutOfRange => "out_of_range",
+            Poison::Empty => Reason::Empty,
+            Poison::NotJson(_) => Reason::NotJson,
+            Poison::Contract(v) => v.code.into(),
+            Poison::OutOfRange => Reason::OutOfRange,
         }
     }
 }
@@ -261,15 +262,15 @@ mod tests {
         let (contract, catalogue, meta) = setup();
         assert_eq!(
             curate(None, meta, &contract, &catalogue).map_err(|p| p.reason()),
-            Err("empty")
+            Err(Reason::Empty)
         );
         assert_eq!(
             curate(Some(b"{oops"), meta, &contract, &catalogue).map_err(|p| p.reason()),
-            Err("not_json")
+            Err(Reason::NotJson)
         );
         assert_eq!(
             curate(Some(b"{}"), meta, &contract, &catalogue).map_err(|p| p.reason()),
-            Err("invalid")
+            Err(Reason::Invalid)
         );
     }
 }

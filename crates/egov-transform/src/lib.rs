@@ -1,23 +1,24 @@
 //! The transform service: reads raw events, curates them (a pure function,
 //! [`curate::curate`]) and produces them to the curated topic; poison goes to
-//! the dead-letter topic with the reason. Offsets are stored only once every
-//! message of a round has been acknowledged by Kafka.
+//! the dead-letter topic with the reason, and so does the raw message of a
+//! curated event Kafka refuses for good (too large, invalid). Offsets are
+//! stored only once every message of a round has been acknowledged by Kafka.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod curate;
-pub mod dlq;
 
 use chrono::{DateTime, Utc};
-use curate::{curate, Poison, RawMeta};
+use curate::{curate, RawMeta};
 use egov_common::catalogue::{Catalogue, CatalogueError};
-use egov_common::config::TransformConfig;
+use egov_common::config::{KafkaConfig, TransformConfig};
 use egov_common::contract::{Contract, ContractError};
+use egov_common::dead_letter::{self, Letter, Reason, Service};
 use egov_common::kafka::{self, OffsetTracker};
 use egov_common::shutdown::Shutdown;
 use futures::future::join_all;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::time::Duration;
 use tracing::{info, warn};
@@ -34,12 +35,11 @@ pub enum TransformError {
     Encode(#[from] serde_json::Error),
 }
 
-/// One message of a round, ready to produce.
-struct Outgoing {
-    topic: String,
-    key: Vec<u8>,
-    payload: Vec<u8>,
-    headers: OwnedHeaders,
+/// One message of a round, ready to produce: the curated event, or the raw
+/// message as a dead letter.
+enum Outgoing {
+    Curated { key: Vec<u8>, payload: Vec<u8> },
+    Letter(Letter),
 }
 
 /// Consumes until `shutdown`, then commits what is durable and returns.
@@ -77,26 +77,35 @@ pub async fn run(config: TransformConfig, mut shutdown: Shutdown) -> Result<(), 
             };
             outgoing.push(
                 match curate(message.payload(), meta, &contract, &catalogue) {
-                    Ok(event) => Outgoing {
-                        topic: topics.curated_topic.clone(),
+                    Ok(event) => Outgoing::Curated {
                         key: message.key().map(<[u8]>::to_vec).unwrap_or_default(),
                         payload: serde_json::to_vec(&event)?,
-                        headers: OwnedHeaders::new(),
                     },
                     Err(poison) => {
                         poisoned += 1;
-                        metrics::counter!("egov_dlq_messages_total", "reason" => poison.reason())
-                            .increment(1);
-                        dead_letter(message, &poison, &topics.dlq_topic)
+                        Outgoing::Letter(Letter::of(
+                            message,
+                            poison.reason(),
+                            poison.to_string(),
+                            Service::Transform,
+                        ))
                     }
                 },
             );
         }
-        if !produce_all(&producer, &outgoing, &mut shutdown).await {
+        let Some(refused) = produce_all(&producer, topics, &outgoing, &mut shutdown).await else {
             // Shutdown came while Kafka was refusing: nothing of this round is
             // stored, so it is read again after the restart.
             break;
-        }
+        };
+        // What Kafka refused for good becomes a dead letter (acknowledged
+        // before the round's offsets are stored), never a retry forever.
+        let Some(more) =
+            settle_refused(&producer, topics, &batch, &outgoing, refused, &mut shutdown).await
+        else {
+            break;
+        };
+        poisoned += more;
         tracker.store(&consumer)?;
         metrics::counter!("egov_transform_messages_total").increment(batch.len() as u64);
         info!(
@@ -139,71 +148,80 @@ fn received_at(message: &BorrowedMessage<'_>) -> DateTime<Utc> {
         .unwrap_or_else(Utc::now)
 }
 
-/// The original bytes and headers, plus why, where and when.
-fn dead_letter(message: &BorrowedMessage<'_>, poison: &Poison, dlq_topic: &str) -> Outgoing {
-    let mut headers = OwnedHeaders::new();
-    if let Some(original) = message.headers() {
-        for header in original.iter() {
-            headers = headers.insert(Header {
-                key: header.key,
-                value: header.value,
-            });
+/// The messages of a round Kafka refused for good: a curated event is tried
+/// once more alone (Kafka refuses a batch as a whole, so one that only shared
+/// a batch with a too large one passes), then its raw message goes to the
+/// dead-letter topic; a refused letter goes again, truncated if need be
+/// ([`dead_letter::deliver`]). Returns how many raw messages became dead
+/// letters here, or `None` if shutdown came first.
+async fn settle_refused(
+    producer: &FutureProducer,
+    topics: &KafkaConfig,
+    batch: &[BorrowedMessage<'_>],
+    outgoing: &[Outgoing],
+    refused: Vec<usize>,
+    shutdown: &mut Shutdown,
+) -> Option<usize> {
+    let mut dead = 0;
+    for index in refused {
+        let (Some(raw), Some(message)) = (batch.get(index), outgoing.get(index)) else {
+            continue;
+        };
+        let letter = match message {
+            Outgoing::Letter(letter) => std::borrow::Cow::Borrowed(letter),
+            Outgoing::Curated { key, payload } => {
+                let record = || {
+                    FutureRecord::to(&topics.curated_topic)
+                        .key(key.as_slice())
+                        .payload(payload.as_slice())
+                };
+                let error = match kafka::produce_until_settled(producer, record, shutdown).await? {
+                    Ok(()) => continue,
+                    Err(error) => error,
+                };
+                let origin = format!("{}/{}@{}", raw.topic(), raw.partition(), raw.offset());
+                warn!(topic = %topics.curated_topic, %origin, curated_bytes = payload.len(), %error,
+                    "curated event refused by Kafka for good; its raw message goes to the dead-letter topic");
+                dead += 1;
+                std::borrow::Cow::Owned(Letter::of(
+                    raw,
+                    Reason::ProduceRefused,
+                    format!(
+                        "Kafka refused the curated event ({} bytes) for good: {error}",
+                        payload.len()
+                    ),
+                    Service::Transform,
+                ))
+            }
+        };
+        if !dead_letter::deliver(producer, &topics.dlq_topic, &letter, shutdown).await {
+            return None;
         }
     }
-    let detail = poison.to_string();
-    let partition = message.partition().to_string();
-    let offset = message.offset().to_string();
-    let now = Utc::now().timestamp_millis().to_string();
-    let headers = headers
-        .insert(Header {
-            key: kafka::HEADER_DLQ_REASON,
-            value: Some(poison.reason()),
-        })
-        .insert(Header {
-            key: kafka::HEADER_DLQ_DETAIL,
-            value: Some(detail.as_str()),
-        })
-        .insert(Header {
-            key: kafka::HEADER_DLQ_TOPIC,
-            value: Some(message.topic()),
-        })
-        .insert(Header {
-            key: kafka::HEADER_DLQ_PARTITION,
-            value: Some(partition.as_str()),
-        })
-        .insert(Header {
-            key: kafka::HEADER_DLQ_OFFSET,
-            value: Some(offset.as_str()),
-        })
-        .insert(Header {
-            key: kafka::HEADER_DLQ_AT_MS,
-            value: Some(now.as_str()),
-        });
-    tracing::debug!(reason = poison.reason(), topic = message.topic(), partition = message.partition(), offset = message.offset(), %detail, "dead letter");
-    Outgoing {
-        topic: dlq_topic.to_owned(),
-        key: message.key().map(<[u8]>::to_vec).unwrap_or_default(),
-        payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-        headers,
-    }
+    Some(dead)
 }
 
-/// Produces every message until Kafka has acknowledged all of them, retrying
-/// the failed ones with backoff (one log line per round, not per message);
-/// `false` only if shutdown came first.
+/// Produces every message until Kafka has acknowledged all of them or
+/// refused them for good ([`kafka::is_refused_for_good`]), retrying the
+/// others with backoff (one log line per round, not per message). Returns the
+/// indices of the refused ones, or `None` if shutdown came first.
 async fn produce_all(
     producer: &FutureProducer,
+    topics: &KafkaConfig,
     messages: &[Outgoing],
     shutdown: &mut Shutdown,
-) -> bool {
-    let mut pending: Vec<&Outgoing> = messages.iter().collect();
+) -> Option<Vec<usize>> {
+    let mut pending: Vec<usize> = (0..messages.len()).collect();
+    let mut refused = Vec::new();
     let mut backoff = Duration::from_millis(100);
     loop {
-        let attempts = join_all(pending.iter().map(|message| async move {
-            let record = FutureRecord::to(&message.topic)
-                .key(&message.key)
-                .payload(&message.payload)
-                .headers(message.headers.clone());
+        let attempts = join_all(pending.iter().map(|&index| async move {
+            let record = match &messages[index] {
+                Outgoing::Curated { key, payload } => FutureRecord::to(&topics.curated_topic)
+                    .key(key.as_slice())
+                    .payload(payload.as_slice()),
+                Outgoing::Letter(letter) => letter.record(&topics.dlq_topic),
+            };
             producer
                 .send(record, Duration::from_secs(5))
                 .await
@@ -211,26 +229,27 @@ async fn produce_all(
                 .map(|(error, _)| error)
         }));
         let results = tokio::select! {
-            _ = shutdown.wait() => return false,
+            _ = shutdown.wait() => return None,
             results = attempts => results,
         };
         let mut first_error = None;
-        let failed: Vec<&Outgoing> = pending
-            .iter()
-            .zip(results)
-            .filter_map(|(message, error)| {
-                let error = error?;
+        let mut failed = Vec::new();
+        for (index, error) in pending.iter().zip(results) {
+            let Some(error) = error else { continue };
+            if kafka::is_refused_for_good(&error) {
+                refused.push(*index);
+            } else {
+                failed.push(*index);
                 first_error.get_or_insert(error);
-                Some(*message)
-            })
-            .collect();
+            }
+        }
         let Some(error) = first_error else {
-            return true;
+            return Some(refused);
         };
         warn!(failed = failed.len(), attempted = pending.len(), %error, retry_in_ms = backoff.as_millis() as u64, "produce failed; retrying");
         pending = failed;
         tokio::select! {
-            _ = shutdown.wait() => return false,
+            _ = shutdown.wait() => return None,
             _ = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));

@@ -6,7 +6,9 @@ pub mod secure;
 
 use anyhow::{bail, Context};
 use egov_common::config::Settings;
+use egov_common::ops::Readiness;
 use egov_common::shutdown::{self, ShutdownTrigger};
+use egov_ingest::metrics_exporter_prometheus::PrometheusHandle;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use serde_json::Value;
@@ -57,29 +59,65 @@ impl Pipeline {
     }
 
     pub async fn start_with(settings: Settings) -> anyhow::Result<Self> {
+        Self::launch(settings, None, None).await
+    }
+
+    /// As `egov run` has it: one readiness for the three services (Kafka,
+    /// ClickHouse, the catalogue, neither stage stalled) on the ingest port,
+    /// with `metrics` there too.
+    pub async fn start_as_one_process(
+        settings: Settings,
+        metrics: Option<PrometheusHandle>,
+    ) -> anyhow::Result<Self> {
+        let readiness = Readiness::pipeline(&settings)?;
+        Self::launch(settings, Some(readiness), metrics).await
+    }
+
+    /// Without a shared readiness, ingest has its own and the stages none.
+    async fn launch(
+        settings: Settings,
+        readiness: Option<Readiness>,
+        metrics: Option<PrometheusHandle>,
+    ) -> anyhow::Result<Self> {
         let catalogue = egov_common::Catalogue::load(settings.catalogue.path.as_deref())?;
         egov_load::migrate::migrate(&settings.clickhouse, &catalogue).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let ingest_addr = listener.local_addr()?;
         let (trigger, shutdown) = shutdown::channel();
-        let ingest = tokio::spawn({
+        let mut tasks: Vec<JoinHandle<anyhow::Result<()>>> = Vec::new();
+        if let Some(readiness) = &readiness {
+            let checks = readiness.spawn(shutdown.clone());
+            tasks.push(tokio::spawn(async move { Ok(checks.await?) }));
+        }
+        let shared = readiness.clone().unwrap_or_else(Readiness::always);
+        tasks.push(tokio::spawn({
             let (config, shutdown) = (settings.ingest_config(), shutdown.clone());
-            async move { Ok(egov_ingest::run(config, listener, shutdown, None).await?) }
-        });
-        let transform = tokio::spawn({
+            async move {
+                match readiness {
+                    Some(readiness) => {
+                        egov_ingest::run_with(config, listener, shutdown, metrics, readiness)
+                            .await?
+                    }
+                    None => egov_ingest::run(config, listener, shutdown, metrics).await?,
+                }
+                Ok(())
+            }
+        }));
+        tasks.push(tokio::spawn({
             let (config, shutdown) = (settings.transform_config(), shutdown.clone());
-            async move { Ok(egov_transform::run(config, shutdown).await?) }
-        });
-        let load = tokio::spawn({
+            let readiness = shared.clone();
+            async move { Ok(egov_transform::run_with(config, shutdown, readiness).await?) }
+        }));
+        tasks.push(tokio::spawn({
             let config = settings.load_config();
-            async move { Ok(egov_load::run(config, shutdown).await?) }
-        });
+            async move { Ok(egov_load::run_with(config, shutdown, shared).await?) }
+        }));
         Ok(Self {
             settings,
             ingest_addr,
             http: reqwest::Client::new(),
             trigger: Some(trigger),
-            tasks: vec![ingest, transform, load],
+            tasks,
             cleanup: true,
         })
     }

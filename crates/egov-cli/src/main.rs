@@ -10,6 +10,7 @@ use egov_common::catalogue::Catalogue;
 use egov_common::config::Settings;
 use egov_common::ops::{Check, Readiness};
 use egov_common::shutdown::{self, Shutdown, ShutdownTrigger};
+use egov_common::stall::Stage;
 use egov_common::telemetry;
 use std::path::PathBuf;
 use tokio::net::TcpListener;
@@ -131,6 +132,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             let readiness = Readiness::builder(&settings.ops)
                 .kafka(&settings.kafka)
                 .catalogue()
+                .stage(Stage::Transform)
                 .build()?;
             // Transform loads this catalogue as it starts; one that cannot be loaded stops it.
             let catalogue = Catalogue::load(settings.catalogue.path.as_deref());
@@ -138,9 +140,14 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
                 Check::Catalogue,
                 catalogue.map(drop).map_err(|e| e.to_string()),
             );
-            let ops = serve_ops(&settings.transform.listen, readiness, shutdown.clone()).await?;
+            let ops = serve_ops(
+                &settings.transform.listen,
+                readiness.clone(),
+                shutdown.clone(),
+            )
+            .await?;
             tokio::spawn(stop_on_signal(trigger));
-            egov_transform::run(settings.transform_config(), shutdown).await?;
+            egov_transform::run_with(settings.transform_config(), shutdown, readiness).await?;
             ops.stop().await
         }
         Command::Load => {
@@ -148,10 +155,11 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
             let readiness = Readiness::builder(&settings.ops)
                 .kafka(&settings.kafka)
                 .clickhouse(&settings.clickhouse)
+                .stage(Stage::Load)
                 .build()?;
-            let ops = serve_ops(&settings.load.listen, readiness, shutdown.clone()).await?;
+            let ops = serve_ops(&settings.load.listen, readiness.clone(), shutdown.clone()).await?;
             tokio::spawn(stop_on_signal(trigger));
-            egov_load::run(settings.load_config(), shutdown).await?;
+            egov_load::run_with(settings.load_config(), shutdown, readiness).await?;
             ops.stop().await
         }
         Command::Migrate => migrate(&settings).await,
@@ -277,16 +285,14 @@ async fn run_all(settings: Settings) -> anyhow::Result<()> {
     let listener = bind(&settings.ingest.listen).await?;
     let (trigger, shutdown) = shutdown::channel();
     let mut signal = tokio::spawn(wait_for_signal());
-    // One process: /readyz on the ingest port checks all that its services need.
-    let readiness = Readiness::builder(&settings.ops)
-        .kafka(&settings.kafka)
-        .clickhouse(&settings.clickhouse)
-        .catalogue()
-        .build()?;
+    // One process: /readyz on the ingest port checks all that its services
+    // need, a stall of transform or load included (named in the reason).
+    let readiness = Readiness::pipeline(&settings)?;
     let checks = readiness.spawn(shutdown.clone());
     let mut services = tokio::task::JoinSet::new();
     services.spawn({
         let (config, shutdown) = (settings.ingest_config(), shutdown.clone());
+        let readiness = readiness.clone();
         async move {
             let result =
                 egov_ingest::run_with(config, listener, shutdown, Some(metrics), readiness).await;
@@ -295,10 +301,11 @@ async fn run_all(settings: Settings) -> anyhow::Result<()> {
     });
     services.spawn({
         let (config, shutdown) = (settings.transform_config(), shutdown.clone());
+        let readiness = readiness.clone();
         async move {
             (
                 "transform",
-                egov_transform::run(config, shutdown)
+                egov_transform::run_with(config, shutdown, readiness)
                     .await
                     .map_err(anyhow::Error::from),
             )
@@ -309,7 +316,7 @@ async fn run_all(settings: Settings) -> anyhow::Result<()> {
         async move {
             (
                 "load",
-                egov_load::run(config, shutdown)
+                egov_load::run_with(config, shutdown, readiness)
                     .await
                     .map_err(anyhow::Error::from),
             )

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use egov_common::config::{ClickHouseConfig, Settings};
 use egov_common::ops;
+use egov_common::stall::{thousands, Stage};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -182,16 +183,31 @@ async fn services(http: &reqwest::Client, settings: &Settings) -> Vec<Service> {
         for service in services.iter_mut().skip(1).filter(|s| !s.up) {
             let gauge = format!("egov_consumer_lag{{service=\"{}\"", service.name);
             if metrics.contains(&gauge) {
-                // Same process, same readiness.
+                // Same process, same readiness; but a stall is the stage's own.
                 service.in_ingest_process = true;
                 service.address = settings.ingest.listen.clone();
                 service.up = true;
-                service.ready = ready;
-                service.reasons = reasons.clone();
+                service.reasons = reasons_of(service.name, &reasons);
+                service.ready = ready.map(|ready| ready || service.reasons.is_empty());
             }
         }
     }
     services
+}
+
+/// The reasons of a shared readiness (`egov run`) that concern stage `name`:
+/// all but those of the other stages (`load: stalled: …` is not transform's).
+fn reasons_of(name: &str, reasons: &[String]) -> Vec<String> {
+    reasons
+        .iter()
+        .filter(|reason| {
+            Stage::ALL
+                .iter()
+                .filter(|stage| stage.as_str() != name)
+                .all(|other| !reason.starts_with(&format!("{}: ", other.as_str())))
+        })
+        .cloned()
+        .collect()
 }
 
 async fn get_text(
@@ -334,22 +350,6 @@ async fn query(
         ));
     }
     Ok(text)
-}
-
-fn thousands(n: i128) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
 }
 
 fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
@@ -542,11 +542,19 @@ mod tests {
     }
 
     #[test]
+    fn a_stalled_stage_under_egov_run_is_shown_on_its_own_row() {
+        let reasons = vec![
+            "kafka: metadata request failed".to_owned(),
+            "load: stalled: no committed progress for 73 s while 1,204 messages wait on egov.curated.v1".to_owned(),
+        ];
+        assert_eq!(reasons_of("load", &reasons), reasons);
+        assert_eq!(reasons_of("transform", &reasons), reasons[..1].to_vec());
+        let stalled_only = reasons[1..].to_vec();
+        assert!(reasons_of("transform", &stalled_only).is_empty());
+    }
+
+    #[test]
     fn numbers_and_ages_read_well() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_000), "1,000");
-        assert_eq!(thousands(-1_234_567), "-1,234,567");
         let now = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
         assert!(ago(now - chrono::TimeDelta::minutes(5), now).ends_with("(5 min ago)"));
         assert!(ago(now - chrono::TimeDelta::days(3), now).ends_with("(3 days ago)"));

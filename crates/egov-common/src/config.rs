@@ -378,6 +378,10 @@ pub struct OpsSection {
     pub readiness_interval_ms: u64,
     /// How long one check may take before it counts as failed.
     pub probe_timeout_ms: u64,
+    /// A consumer stage (transform, load) whose committed offsets have not
+    /// moved for this long while messages wait for it is stalled: not ready,
+    /// with the reason. 0 turns stall detection off.
+    pub stall_after_s: u64,
 }
 
 impl Default for OpsSection {
@@ -385,6 +389,7 @@ impl Default for OpsSection {
         Self {
             readiness_interval_ms: 2_000,
             probe_timeout_ms: 1_500,
+            stall_after_s: 60,
         }
     }
 }
@@ -404,6 +409,7 @@ pub struct TransformConfig {
     pub service: TransformSection,
     pub kafka: KafkaConfig,
     pub catalogue: CatalogueConfig,
+    pub ops: OpsSection,
 }
 
 /// What the load service needs.
@@ -412,6 +418,7 @@ pub struct LoadConfig {
     pub service: LoadSection,
     pub kafka: KafkaConfig,
     pub clickhouse: ClickHouseConfig,
+    pub ops: OpsSection,
 }
 
 impl Settings {
@@ -465,6 +472,7 @@ impl Settings {
             service: self.transform.clone(),
             kafka: self.kafka.clone(),
             catalogue: self.catalogue.clone(),
+            ops: self.ops.clone(),
         }
     }
 
@@ -473,6 +481,7 @@ impl Settings {
             service: self.load.clone(),
             kafka: self.kafka.clone(),
             clickhouse: self.clickhouse.clone(),
+            ops: self.ops.clone(),
         }
     }
 }

@@ -1,24 +1,26 @@
 //! The operator endpoints every service serves: `/healthz` (the process is
 //! alive), `/readyz` (it can do its work: Kafka and ClickHouse reachable as the
 //! service needs them, catalogue loaded, not shutting down) and `/metrics`
-//! (Prometheus text format); plus the consumer-lag reporter of the Kafka
-//! consumers.
+//! (Prometheus text format); and the consumer groups' lag seen from outside
+//! (`egov status`). The services' own lag reporter is [`crate::lag`].
 
-use crate::config::{ClickHouseConfig, KafkaConfig, OpsSection};
+use crate::config::{ClickHouseConfig, KafkaConfig, OpsSection, Settings};
+use crate::lag::PartitionLag;
 use crate::shutdown::Shutdown;
+use crate::stall::Stage;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
-use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -38,6 +40,9 @@ pub enum Check {
     ClickHouse,
     /// The unit catalogue is loaded (reported by the service that loads it).
     Catalogue,
+    /// The stage is not stalled (reported by its lag reporter): passes until
+    /// told otherwise.
+    Stage(Stage),
 }
 
 impl Check {
@@ -46,6 +51,7 @@ impl Check {
             Check::Kafka => "kafka",
             Check::ClickHouse => "clickhouse",
             Check::Catalogue => "catalogue",
+            Check::Stage(stage) => stage.as_str(),
         }
     }
 }
@@ -91,6 +97,7 @@ pub struct ReadinessBuilder {
     kafka: Option<KafkaConfig>,
     clickhouse: Option<ClickHouseConfig>,
     catalogue: bool,
+    stages: Vec<Stage>,
     ops: OpsSection,
 }
 
@@ -108,6 +115,12 @@ impl ReadinessBuilder {
     /// Requires [`Readiness::set`] of [`Check::Catalogue`] by whoever loads it.
     pub fn catalogue(mut self) -> Self {
         self.catalogue = true;
+        self
+    }
+
+    /// Fails while `stage` is stalled (see [`crate::lag::spawn_lag_reporter`]).
+    pub fn stage(mut self, stage: Stage) -> Self {
+        self.stages.push(stage);
         self
     }
 
@@ -130,6 +143,9 @@ impl ReadinessBuilder {
         if self.catalogue {
             results.insert(Check::Catalogue, Err("not loaded yet".to_owned()));
         }
+        for stage in self.stages {
+            results.insert(Check::Stage(stage), Ok(()));
+        }
         Ok(Readiness {
             inner: Arc::new(Inner {
                 kafka,
@@ -149,6 +165,21 @@ impl Readiness {
             ops: ops.clone(),
             ..ReadinessBuilder::default()
         }
+    }
+
+    /// What `egov run` needs, one process for all: Kafka, ClickHouse, the
+    /// catalogue, and neither transform nor load stalled.
+    pub fn pipeline(settings: &Settings) -> Result<Self, KafkaError> {
+        Stage::ALL
+            .into_iter()
+            .fold(
+                Self::builder(&settings.ops)
+                    .kafka(&settings.kafka)
+                    .clickhouse(&settings.clickhouse)
+                    .catalogue(),
+                ReadinessBuilder::stage,
+            )
+            .build()
     }
 
     /// A readiness without checks: ready until shutdown starts.
@@ -413,110 +444,6 @@ async fn render_metrics(State(state): State<OpsState>) -> impl IntoResponse {
     }
 }
 
-/// How often [`spawn_lag_reporter`] measures.
-pub const LAG_INTERVAL: Duration = Duration::from_secs(5);
-
-/// Sets `egov_consumer_lag{service,topic,partition}` every [`LAG_INTERVAL`]:
-/// per assigned partition, the high watermark minus the consumer's position
-/// (its committed offset before it has read anything). Holds the consumer
-/// weakly and ends once the service dropped it.
-pub fn spawn_lag_reporter(consumer: &Arc<StreamConsumer>, service: &'static str) -> JoinHandle<()> {
-    let consumer = Arc::downgrade(consumer);
-    tokio::spawn(async move {
-        // Partitions reported last time: one given away since goes to 0, so that
-        // summing over the instances of a service stays right after a rebalance.
-        let mut reported: BTreeSet<(String, i32)> = BTreeSet::new();
-        loop {
-            tokio::time::sleep(LAG_INTERVAL).await;
-            let consumer: Weak<StreamConsumer> = consumer.clone();
-            let measured = tokio::task::spawn_blocking(move || {
-                consumer
-                    .upgrade()
-                    .map(|consumer| measure_lag(consumer.as_ref(), Duration::from_secs(1)))
-            })
-            .await;
-            match measured {
-                Ok(Some(Ok(lags))) => {
-                    let now: BTreeSet<(String, i32)> = lags
-                        .iter()
-                        .map(|lag| (lag.topic.clone(), lag.partition))
-                        .collect();
-                    let revoked = reported.difference(&now).map(|(t, p)| (t.clone(), *p, 0));
-                    let current = lags.into_iter().map(|l| (l.topic, l.partition, l.lag));
-                    for (topic, partition, lag) in revoked.chain(current).collect::<Vec<_>>() {
-                        metrics::gauge!(
-                            "egov_consumer_lag",
-                            "service" => service,
-                            "topic" => topic,
-                            "partition" => partition.to_string()
-                        )
-                        .set(lag as f64);
-                    }
-                    reported = now;
-                }
-                Ok(Some(Err(error))) => {
-                    tracing::debug!(service, %error, "consumer lag not measured");
-                }
-                Ok(None) | Err(_) => break,
-            }
-        }
-    })
-}
-
-/// The lag of one partition of a consumer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionLag {
-    pub topic: String,
-    pub partition: i32,
-    pub lag: i64,
-}
-
-/// High watermark minus position for each partition assigned to `consumer`
-/// (blocking: one watermark request per partition).
-pub fn measure_lag<C: Consumer>(
-    consumer: &C,
-    timeout: Duration,
-) -> Result<Vec<PartitionLag>, KafkaError> {
-    let positions = consumer.position()?;
-    let mut unread = TopicPartitionList::new();
-    let mut lags = Vec::new();
-    let mut pending = Vec::new();
-    for element in positions.elements() {
-        match element.offset() {
-            Offset::Offset(position) => {
-                pending.push((element.topic().to_owned(), element.partition(), position))
-            }
-            _ => {
-                unread.add_partition(element.topic(), element.partition());
-            }
-        }
-    }
-    if unread.count() > 0 {
-        // Nothing read yet since the assignment: count from the committed offset.
-        let committed = consumer.committed_offsets(unread, timeout)?;
-        for element in committed.elements() {
-            let start = match element.offset() {
-                Offset::Offset(offset) => offset,
-                _ => {
-                    consumer
-                        .fetch_watermarks(element.topic(), element.partition(), timeout)?
-                        .0
-                }
-            };
-            pending.push((element.topic().to_owned(), element.partition(), start));
-        }
-    }
-    for (topic, partition, position) in pending {
-        let (_, high) = consumer.fetch_watermarks(&topic, partition, timeout)?;
-        lags.push(PartitionLag {
-            lag: (high - position).max(0),
-            topic,
-            partition,
-        });
-    }
-    Ok(lags)
-}
-
 /// A client for [`group_lag`] and [`topic_messages`]: in `group` (none if
 /// empty) without ever subscribing, so it never joins the group's rebalances.
 fn outside_client(config: &KafkaConfig, group: &str) -> Result<BaseConsumer, KafkaError> {
@@ -604,6 +531,7 @@ mod tests {
         OpsSection {
             readiness_interval_ms: 50,
             probe_timeout_ms: 300,
+            ..OpsSection::default()
         }
     }
 
@@ -623,6 +551,22 @@ mod tests {
         assert!(readiness.is_ready());
         readiness.set_shutting_down();
         assert_eq!(readiness.status().reasons, vec!["shutting down".to_owned()]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_stalled_stage_is_a_reason_that_names_it() -> anyhow::Result<()> {
+        let readiness = Readiness::builder(&ops()).stage(Stage::Load).build()?;
+        assert!(readiness.is_ready(), "a stage is not stalled until told");
+        readiness.set(Check::Stage(Stage::Load), Err("stalled: …".into()));
+        // Not asked for: `egov load` has no transform.
+        readiness.set(Check::Stage(Stage::Transform), Err("stalled: …".into()));
+        assert_eq!(
+            readiness.status().reasons,
+            vec!["load: stalled: …".to_owned()]
+        );
+        readiness.set(Check::Stage(Stage::Load), Ok(()));
+        assert!(readiness.is_ready());
         Ok(())
     }
 

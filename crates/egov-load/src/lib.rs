@@ -13,7 +13,9 @@ use egov_common::config::LoadConfig;
 use egov_common::dead_letter::{self, Letter, Reason, Service};
 use egov_common::kafka::{self, OffsetTracker};
 use egov_common::model::CuratedEvent;
+use egov_common::ops::Readiness;
 use egov_common::shutdown::Shutdown;
+use egov_common::stall::Stage;
 use rand::Rng;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
@@ -82,7 +84,16 @@ impl From<CuratedEvent> for EventRow {
 }
 
 /// Consumes until `shutdown`; the batch in hand is inserted and committed first.
-pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadError> {
+pub async fn run(config: LoadConfig, shutdown: Shutdown) -> Result<(), LoadError> {
+    run_with(config, shutdown, Readiness::always()).await
+}
+
+/// [`run`], reporting a stall of this stage to `readiness` (`/readyz`).
+pub async fn run_with(
+    config: LoadConfig,
+    mut shutdown: Shutdown,
+    readiness: Readiness,
+) -> Result<(), LoadError> {
     kafka::ensure_topics_retrying(
         &config.kafka,
         &[&config.kafka.curated_topic, &config.kafka.dlq_topic],
@@ -94,7 +105,12 @@ pub async fn run(config: LoadConfig, mut shutdown: Shutdown) -> Result<(), LoadE
         &config.kafka.load_group,
         &config.kafka.curated_topic,
     )?);
-    egov_common::ops::spawn_lag_reporter(&consumer, "load");
+    egov_common::lag::spawn_lag_reporter(
+        &consumer,
+        Stage::Load,
+        readiness,
+        Duration::from_secs(config.ops.stall_after_s),
+    );
     let producer = kafka::durable_producer(&config.kafka)?;
     let client = ch::insert_client(&config.clickhouse)?;
     let limits = &config.service;

@@ -14,7 +14,9 @@ use egov_common::config::{KafkaConfig, TransformConfig};
 use egov_common::contract::{Contract, ContractError};
 use egov_common::dead_letter::{self, Letter, Reason, Service};
 use egov_common::kafka::{self, OffsetTracker};
+use egov_common::ops::Readiness;
 use egov_common::shutdown::Shutdown;
+use egov_common::stall::Stage;
 use futures::future::join_all;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -43,7 +45,16 @@ enum Outgoing {
 }
 
 /// Consumes until `shutdown`, then commits what is durable and returns.
-pub async fn run(config: TransformConfig, mut shutdown: Shutdown) -> Result<(), TransformError> {
+pub async fn run(config: TransformConfig, shutdown: Shutdown) -> Result<(), TransformError> {
+    run_with(config, shutdown, Readiness::always()).await
+}
+
+/// [`run`], reporting a stall of this stage to `readiness` (`/readyz`).
+pub async fn run_with(
+    config: TransformConfig,
+    mut shutdown: Shutdown,
+    readiness: Readiness,
+) -> Result<(), TransformError> {
     let topics = &config.kafka;
     kafka::ensure_topics_retrying(
         topics,
@@ -59,7 +70,12 @@ pub async fn run(config: TransformConfig, mut shutdown: Shutdown) -> Result<(), 
         &topics.transform_group,
         &topics.raw_topic,
     )?);
-    egov_common::ops::spawn_lag_reporter(&consumer, "transform");
+    egov_common::lag::spawn_lag_reporter(
+        &consumer,
+        Stage::Transform,
+        readiness,
+        Duration::from_secs(config.ops.stall_after_s),
+    );
     info!(from = %topics.raw_topic, to = %topics.curated_topic, dlq = %topics.dlq_topic, "transform started");
     let max_wait = Duration::from_millis(config.service.batch_max_wait_ms);
     loop {

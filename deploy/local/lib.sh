@@ -1,10 +1,12 @@
 # shellcheck shell=bash disable=SC2034 # variables are used by the scripts that source this
 # Shared helpers for the deploy/local scripts. Sourced, never executed.
 # Everything the local services write lives under $LOCAL_DIR (<repo>/.local, git-ignored).
+# A second, separate instance (deploy/local/tests/up_keeps_data.sh) sets EGOV_LOCAL_DIR and the
+# EGOV_LOCAL_*_PORT variables below; nothing else should need them.
 
 DEPLOY_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$DEPLOY_DIR/../.." && pwd)"
-LOCAL_DIR="$REPO_ROOT/.local"
+LOCAL_DIR="${EGOV_LOCAL_DIR:-$REPO_ROOT/.local}"
 RUN_DIR="$LOCAL_DIR/run"
 LOG_DIR="$LOCAL_DIR/log"
 
@@ -15,14 +17,18 @@ KAFKA_CONF="$KAFKA_DIR/server.properties"
 KAFKA_LOG4J="$KAFKA_DIR/log4j2.properties"
 KAFKA_PID="$RUN_DIR/kafka.pid"
 KAFKA_STDOUT="$LOG_DIR/kafka/stdout.log"
-KAFKA_PORTS=(9092 9093) # client listener, KRaft controller listener
+KAFKA_PORT=${EGOV_LOCAL_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${EGOV_LOCAL_KAFKA_CONTROLLER_PORT:-9093}
+KAFKA_PORTS=("$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT") # client listener, KRaft controller listener
 
 CH_DIR="$LOCAL_DIR/clickhouse"
 CH_DATA="$CH_DIR/data"
 CH_CONF="$CH_DIR/config.xml"
 CH_PID="$RUN_DIR/clickhouse.pid"
 CH_STDOUT="$LOG_DIR/clickhouse/stdout.log"
-CH_PORTS=(8123 9000) # HTTP, native
+CH_HTTP_PORT=${EGOV_LOCAL_CH_HTTP_PORT:-8123}
+CH_TCP_PORT=${EGOV_LOCAL_CH_TCP_PORT:-9000}
+CH_PORTS=("$CH_HTTP_PORT" "$CH_TCP_PORT") # HTTP, native
 
 EGOV_PID="$RUN_DIR/egov.pid"
 # cargo puts binaries under $CARGO_TARGET_DIR when set (relative = to the repo root, where we build).
@@ -141,5 +147,56 @@ export_egov_env() {
 }
 
 ch_http() { # $1 = SQL; prints the result, fails on HTTP error
-  curl -sf --max-time 5 --data-binary "$1" 'http://127.0.0.1:8123/'
+  curl -sf --max-time 5 --data-binary "$1" "http://127.0.0.1:$CH_HTTP_PORT/"
+}
+
+# Stops the services of $LOCAL_DIR (and a demo egov left by demo.sh): SIGTERM, up to 30 s, SIGKILL.
+# The caller holds $RUN_DIR/lock.
+stop_services() {
+  local kafka_job
+  # The demo pipeline first: it would otherwise keep retrying against stopped services.
+  if [[ -e $EGOV_PID ]]; then
+    stop_pid "$EGOV_PID" "$EGOV_MARKER" egov-demo 10
+  fi
+  # Independent services: stop both at once to halve the wait.
+  stop_pid "$KAFKA_PID" "kafka.Kafka $KAFKA_CONF" kafka 30 &
+  kafka_job=$!
+  stop_pid "$CH_PID" "--config-file=$CH_CONF" clickhouse 30
+  wait "$kafka_job"
+}
+
+# Deletes the data, logs and rendered configs of the stopped services; keeps the Kafka jars
+# (they only depend on pom.xml and resolving them is the slow part of up.sh) and the venv.
+purge_data() {
+  rm -rf "$KAFKA_DATA" "$KAFKA_CONF" "$KAFKA_LOG4J" "$KAFKA_DIR/libs.tmp" "$CH_DIR" "$LOG_DIR"
+  log "purged Kafka data, ClickHouse data, logs and configs under $LOCAL_DIR (kept Kafka jars in $KAFKA_LIBS; rm -rf $LOCAL_DIR for everything)"
+}
+
+# The Python tools of the test suite (tests/sql/check_sql.py, tests/api/schemathesis.sh,
+# schemas/check_examples.py) run from a virtual environment with the pinned versions of
+# tests/requirements.txt. It is (re)built only when that file changed (a stamp holds its hash).
+VENV_DIR="$LOCAL_DIR/venv"
+VENV_PYTHON="$VENV_DIR/bin/python"
+PY_REQUIREMENTS="$REPO_ROOT/tests/requirements.txt"
+
+# Creates or updates $VENV_DIR, then puts its bin/ first on PATH.
+ensure_venv() {
+  local stamp="$VENV_DIR/.requirements.sha256" want
+  want=$(sha256sum "$PY_REQUIREMENTS" | cut -d' ' -f1)
+  mkdir -p "$LOCAL_DIR"
+  {
+    # One installer at a time (test.sh and schemathesis.sh may both get here).
+    flock -w 900 8 || die "another process holds $LOCAL_DIR/venv.lock"
+    if [[ ! -x $VENV_PYTHON || $(cat "$stamp" 2>/dev/null) != "$want" ]]; then
+      log "python: installing tests/requirements.txt into $VENV_DIR"
+      # From scratch: nothing of an earlier set of versions lingers.
+      rm -rf "$VENV_DIR"
+      python3 -m venv "$VENV_DIR" ||
+        die "python3 -m venv failed (on Debian it needs python3-venv, which up.sh installs)"
+      "$VENV_PYTHON" -m pip install --quiet --disable-pip-version-check -r "$PY_REQUIREMENTS" ||
+        die "pip could not install $PY_REQUIREMENTS into $VENV_DIR"
+      echo "$want" >"$stamp"
+    fi
+  } 8>"$LOCAL_DIR/venv.lock"
+  export PATH="$VENV_DIR/bin:$PATH"
 }

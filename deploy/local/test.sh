@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Full local check, also what CI runs (.ci/run): start the local services (up.sh), then
-# cargo test, rustfmt check and clippy over the whole workspace. Every step runs even if an
+# cargo test, the Python checks (from .local/venv, tests/requirements.txt), the up.sh data test,
+# rustfmt check and clippy over the whole workspace. Every step runs even if an
 # earlier one failed (except tests when the services could not start), so one run reports
 # all problems; the exit code is non-zero if any step failed. Services are left running.
 set -euo pipefail
@@ -42,15 +43,18 @@ else
   log "skipping cargo test: the services it needs are not up"
   failed+=("cargo test (skipped)")
 fi
-# The same SQL on the local ClickHouse 18.16 and on a current release (chDB, in-process).
-ensure_chdb() {
-  python3 -c 'import chdb' 2>/dev/null || python3 -m pip install --quiet chdb-core
-}
-if step "chDB for the SQL check" ensure_chdb; then
-  step "SQL on ClickHouse 18.16 and current (tests/sql/check_sql.py)" python3 tests/sql/check_sql.py || true
+# The Python tools below run from .local/venv with the versions pinned in tests/requirements.txt.
+if step "Python tools (tests/requirements.txt into .local/venv)" ensure_venv; then
+  step "contract schemas and examples (schemas/check_examples.py)" "$VENV_PYTHON" schemas/check_examples.py || true
+  # The same SQL on the local ClickHouse 18.16 and on a current release (chDB, in-process).
+  step "SQL on ClickHouse 18.16 and current (tests/sql/check_sql.py)" "$VENV_PYTHON" tests/sql/check_sql.py || true
+  # The ingest API against its OpenAPI description, property-based (Schemathesis; needs Kafka).
+  step "API property test (tests/api/schemathesis.sh)" tests/api/schemathesis.sh || true
+else
+  failed+=("Python checks (skipped)")
 fi
-# The ingest API against its OpenAPI description, property-based (Schemathesis; needs Kafka).
-step "API property test (tests/api/schemathesis.sh)" tests/api/schemathesis.sh || true
+# up.sh keeps data unless --purge: on a second instance in a temp dir, other ports.
+step "up.sh keeps data (deploy/local/tests/up_keeps_data.sh)" deploy/local/tests/up_keeps_data.sh || true
 step "cargo fmt --check" cargo fmt --all -- --check || true
 step "cargo clippy" cargo clippy --workspace --all-targets "${locked[@]}" -- -D warnings || true
 

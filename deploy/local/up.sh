@@ -4,18 +4,35 @@
 #   ClickHouse (Debian 18.16)       HTTP 127.0.0.1:8123, native 127.0.0.1:9000
 # Idempotent: services already running are left alone, dead ones (stale pid file) are restarted.
 # State, logs and pid files live in <repo>/.local/ (git-ignored). Stop with down.sh.
+#   up.sh           start; never deletes data. Data it cannot start from (e.g. a Kafka log dir
+#                   without meta.properties, or formatted for another node) stops it with the
+#                   reason instead.
+#   up.sh --purge   stop the services if running, delete Kafka and ClickHouse data, logs and
+#                   rendered configs (as down.sh --purge), then start fresh.
 # Env: EGOV_LOCAL_WAIT_SECS (default 90) bounds the wait for both services to answer.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+purge=0
+case "${1:-}" in
+  "") ;;
+  --purge) purge=1 ;;
+  -h | --help)
+    sed -n '2,13s/^# \{0,1\}//p' "$0"
+    exit 0
+    ;;
+  *) die "unknown argument: $1 (usage: up.sh [--purge])" ;;
+esac
+PURGE_HINT="up.sh never deletes data: move it away, or run deploy/local/up.sh --purge (deletes Kafka and ClickHouse data, then starts fresh)"
+
 WAIT_SECS=${EGOV_LOCAL_WAIT_SECS:-90}
 
 # Build deps of rdkafka's bundled librdkafka (cmake-build) + the services + tools the scripts use.
 APT_PACKAGES=(
   cmake libcurl4-openssl-dev libsasl2-dev libssl-dev zlib1g-dev libzstd-dev pkg-config
-  clickhouse-server clickhouse-client kcat curl python3
+  clickhouse-server clickhouse-client kcat curl python3 python3-venv
 )
 
 ensure_packages() {
@@ -39,7 +56,7 @@ ensure_kafka_libs() {
   local pom="$DEPLOY_DIR/pom.xml" stamp="$KAFKA_LIBS/.stamp" want have count tmp pid
   want=$(sha256sum "$pom" | cut -d' ' -f1)
   if [[ -f $stamp ]] && read -r have count <"$stamp" && [[ $have == "$want" ]] &&
-    (($(find "$KAFKA_LIBS" -maxdepth 1 -name '*.jar' | wc -l) == count)); then
+    (($(find "$KAFKA_LIBS/" -maxdepth 1 -name '*.jar' | wc -l) == count)); then
     return 0
   fi
   if pid=$(live_pid "$KAFKA_PID" "kafka.Kafka $KAFKA_CONF"); then
@@ -73,6 +90,10 @@ render() {
   text=${text//@KAFKA_DATA@/"$KAFKA_DATA"}
   text=${text//@CH_DATA@/"$CH_DATA"}
   text=${text//@LOG_DIR@/"$LOG_DIR"}
+  text=${text//@KAFKA_PORT@/"$KAFKA_PORT"}
+  text=${text//@KAFKA_CONTROLLER_PORT@/"$KAFKA_CONTROLLER_PORT"}
+  text=${text//@CH_HTTP_PORT@/"$CH_HTTP_PORT"}
+  text=${text//@CH_TCP_PORT@/"$CH_TCP_PORT"}
   if [[ -f $dest ]] && [[ $(<"$dest") == "$text" ]]; then
     return 0
   fi
@@ -95,8 +116,29 @@ Stop it, or kill it by pid if it is a leftover of an earlier run. Listener: $(po
   done
 }
 
+# What start_kafka can do with the log dir $1 under config $2 without deleting anything:
+# prints `format` (no dir, or an empty one: a new cluster) or `start` (formatted for this
+# node); otherwise prints why it cannot be used and fails.
+kafka_storage() {
+  local data=$1 conf=$2 have want
+  if [[ -f $data/meta.properties ]]; then
+    have=$(sed -n 's/^node\.id=//p' "$data/meta.properties")
+    want=$(sed -n 's/^node\.id=//p' "$conf")
+    if [[ $have != "$want" ]]; then
+      echo "is formatted for node.id ${have:-none}, but $conf has node.id $want"
+      return 1
+    fi
+    echo start
+  elif [[ ! -e $data ]] || [[ -d $data && -z $(ls -A "$data") ]]; then
+    echo format
+  else
+    echo "holds files but no meta.properties (an interrupted format, or not a Kafka log dir)"
+    return 1
+  fi
+}
+
 start_kafka() {
-  local pid cluster_id
+  local pid cluster_id storage
   if pid=$(live_pid "$KAFKA_PID" "kafka.Kafka $KAFKA_CONF"); then
     log "kafka: already running (pid $pid)"
     return 0
@@ -105,18 +147,19 @@ start_kafka() {
   require_free_ports kafka "${KAFKA_PORTS[@]}"
   local java_opts=(-Xmx512m -Xms256m -XX:+UseG1GC -Djava.awt.headless=true
     "-Dlog4j2.configurationFile=$KAFKA_LOG4J")
-  if [[ ! -f $KAFKA_DATA/meta.properties ]]; then
-    # Without meta.properties nothing in the dir is usable (e.g. an interrupted format).
-    rm -rf "$KAFKA_DATA"
+  storage=$(kafka_storage "$KAFKA_DATA" "$KAFKA_CONF") || die "kafka: $KAFKA_DATA $storage.
+$PURGE_HINT"
+  if [[ $storage == format ]]; then
     mkdir -p "$KAFKA_DATA"
     cluster_id=$(java "${java_opts[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool random-uuid)
     log "kafka: formatting $KAFKA_DATA (cluster id $cluster_id)"
-    java "${java_opts[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format \
-      -t "$cluster_id" -c "$KAFKA_CONF" --standalone >>"$KAFKA_STDOUT" 2>&1 ||
-      {
-        tail -n 20 "$KAFKA_STDOUT" >&2
-        die "kafka: storage format failed"
-      }
+    if ! java "${java_opts[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format \
+      -t "$cluster_id" -c "$KAFKA_CONF" --standalone >>"$KAFKA_STDOUT" 2>&1; then
+      tail -n 20 "$KAFKA_STDOUT" >&2
+      # The dir was empty before: what is there now is this failed format's, nobody's data.
+      rm -rf "$KAFKA_DATA"
+      die "kafka: storage format failed"
+    fi
   fi
   spawn "$KAFKA_PID" "$KAFKA_STDOUT" java "${java_opts[@]}" -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_CONF"
   log "kafka: started (pid $(<"$KAFKA_PID"))"
@@ -135,7 +178,7 @@ start_clickhouse() {
 }
 
 # kcat blocks for its whole -m timeout while nothing listens; skip it until the port is open.
-kafka_ready() { port_open 9092 && kcat -b 127.0.0.1:9092 -L -m 5 >/dev/null 2>&1; }
+kafka_ready() { port_open "$KAFKA_PORT" && kcat -b "127.0.0.1:$KAFKA_PORT" -L -m 5 >/dev/null 2>&1; }
 clickhouse_ready() { [[ $(ch_http 'SELECT 1' 2>/dev/null) == 1 ]]; }
 
 show_logs() { # name, log files...
@@ -156,7 +199,7 @@ wait_ready() {
     if ((!ch_ok)); then
       if clickhouse_ready; then
         ch_ok=1
-        log "clickhouse: answering on 127.0.0.1:8123 / :9000 ($((SECONDS - start))s)"
+        log "clickhouse: answering on 127.0.0.1:$CH_HTTP_PORT / :$CH_TCP_PORT ($((SECONDS - start))s)"
       elif ! live_pid "$CH_PID" "--config-file=$CH_CONF" >/dev/null; then
         show_logs clickhouse "${ch_logs[@]}"
         die "clickhouse: process exited during startup (logs above)"
@@ -165,10 +208,11 @@ wait_ready() {
     if ((!kafka_ok)); then
       if kafka_ready; then
         kafka_ok=1
-        log "kafka: answering on 127.0.0.1:9092 ($((SECONDS - start))s)"
+        log "kafka: answering on 127.0.0.1:$KAFKA_PORT ($((SECONDS - start))s)"
       elif ! live_pid "$KAFKA_PID" "kafka.Kafka $KAFKA_CONF" >/dev/null; then
         show_logs kafka "${kafka_logs[@]}"
-        die "kafka: process exited during startup (logs above)"
+        die "kafka: process exited during startup (logs above). If they say its storage in
+$KAFKA_DATA does not fit (cluster id, node id, metadata version): $PURGE_HINT"
       fi
     fi
     ((kafka_ok && ch_ok)) && return 0
@@ -190,6 +234,11 @@ main() {
   # One up.sh/down.sh at a time. The services never inherit fd 9 (see spawn).
   exec 9>"$RUN_DIR/lock"
   flock -w 600 9 || die "another up.sh/down.sh holds $RUN_DIR/lock"
+  if ((purge)); then
+    stop_services
+    purge_data
+    mkdir -p "$LOG_DIR/kafka" "$LOG_DIR/clickhouse" "$CH_DATA"
+  fi
 
   ensure_packages
   ensure_cargo || warn "cargo not found (not even via ~/.cargo/env); test.sh and demo.sh need Rust"
@@ -206,7 +255,7 @@ main() {
   start_clickhouse
   wait_ready
 
-  log "up in $((SECONDS - t0))s: kafka 127.0.0.1:9092 (pid $(<"$KAFKA_PID")), clickhouse http://127.0.0.1:8123 + 127.0.0.1:9000 (pid $(<"$CH_PID"))"
+  log "up in $((SECONDS - t0))s: kafka 127.0.0.1:$KAFKA_PORT (pid $(<"$KAFKA_PID")), clickhouse http://127.0.0.1:$CH_HTTP_PORT + 127.0.0.1:$CH_TCP_PORT (pid $(<"$CH_PID"))"
   log "logs: $LOG_DIR   stop: deploy/local/down.sh"
 }
 

@@ -21,11 +21,8 @@ cd "$REPO_ROOT"
 ensure_cargo || die "cargo not found"
 export_egov_env
 
-# Flags below are those of Schemathesis 4.
-if ! schemathesis --version 2>/dev/null | grep -q 'version 4\.'; then
-  log "installing schemathesis 4 (pip)"
-  python3 -m pip install --quiet 'schemathesis>=4,<5'
-fi
+# Schemathesis from .local/venv, pinned in tests/requirements.txt (the flags below are version 4's).
+ensure_venv
 
 locked=()
 [[ -f Cargo.lock ]] && locked=(--locked)

@@ -44,7 +44,9 @@ else
   failed+=("cargo test (skipped)")
 fi
 # The Python tools below run from .local/venv with the versions pinned in tests/requirements.txt.
-if step "Python tools (tests/requirements.txt into .local/venv)" ensure_venv; then
+# In a subshell: a `die` of ensure_venv fails this step, not the whole run.
+install_python_tools() { (ensure_venv); }
+if step "Python tools (tests/requirements.txt into .local/venv)" install_python_tools; then
   step "contract schemas and examples (schemas/check_examples.py)" "$VENV_PYTHON" schemas/check_examples.py || true
   # The same SQL on the local ClickHouse 18.16 and on a current release (chDB, in-process).
   step "SQL on ClickHouse 18.16 and current (tests/sql/check_sql.py)" "$VENV_PYTHON" tests/sql/check_sql.py || true

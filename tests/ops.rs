@@ -310,8 +310,9 @@ async fn a_token_over_its_rate_gets_429_and_other_tokens_do_not() -> anyhow::Res
     let mut settings = unique_settings("ops_rate")?;
     settings.ingest.rate_limit_events_per_s = 1.0;
     settings.ingest.rate_limit_burst = 3.0;
+    let second = "a-second-onestop-token-of-at-least-32-characters";
     settings.ingest.tokens.push(TokenConfig {
-        token: "local-onestop-2".into(),
+        token_sha256: egov_ingest::auth::sha256_hex(second),
         system: System::Onestop,
         units: vec!["*".into()],
     });
@@ -335,7 +336,7 @@ async fn a_token_over_its_rate_gets_429_and_other_tokens_do_not() -> anyhow::Res
     assert_eq!(error["error"], "rate_limited");
 
     // Another sender is not slowed down by the first one.
-    let response = ingest.post("local-onestop-2", &dossier("rate-6")).await?;
+    let response = ingest.post(second, &dossier("rate-6")).await?;
     assert_eq!(response.status(), 200);
 
     // The debt is paid back at the configured rate.

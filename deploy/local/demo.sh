@@ -37,7 +37,8 @@ if port_open "$PORT"; then
   die "port $PORT is already served by a process that is not the demo egov: $(port_owner "$PORT")"
 fi
 [[ -f $EGOV_LOG ]] && mv -f "$EGOV_LOG" "$EGOV_LOG.1"
-spawn "$EGOV_PID" "$EGOV_LOG" "$EGOV_BIN" run
+# The demo's senders use the development tokens (`egov scenario sample`); never in production.
+EGOV__INGEST__DEV_TOKENS=true spawn "$EGOV_PID" "$EGOV_LOG" "$EGOV_BIN" run
 log "egov run: pid $(<"$EGOV_PID"), log $EGOV_LOG"
 
 deadline=$((SECONDS + 60))

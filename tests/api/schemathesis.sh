@@ -46,7 +46,7 @@ cleanup() {
 trap cleanup EXIT
 
 log "egov ingest on 127.0.0.1:$port, raw topic $topic"
-EGOV__INGEST__LISTEN="127.0.0.1:$port" EGOV__KAFKA__RAW_TOPIC="$topic" \
+EGOV__INGEST__LISTEN="127.0.0.1:$port" EGOV__KAFKA__RAW_TOPIC="$topic" EGOV__INGEST__DEV_TOKENS=true \
   "$target_dir/debug/egov" ingest >"$work/ingest.log" 2>&1 &
 pid=$!
 

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
+/// The development tokens, active because [`unique_settings`] sets `ingest.dev_tokens`.
 pub const DOCUMENTS_TOKEN: &str = "local-documents";
 pub const ONESTOP_TOKEN: &str = "local-onestop";
 
@@ -39,6 +40,8 @@ pub fn unique_settings(label: &str) -> anyhow::Result<Settings> {
     // Small batches keep tests quick; the limits themselves are what is tested.
     settings.load.batch_max_wait_ms = 200;
     settings.transform.batch_max_wait_ms = 50;
+    // The development tokens: tests add scoped ones of their own where scope matters.
+    settings.ingest.dev_tokens = true;
     Ok(settings)
 }
 

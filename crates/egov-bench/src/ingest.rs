@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The development tokens `egov run` has without a configuration file.
+/// The development tokens, active in `egov run` with `EGOV__INGEST__DEV_TOKENS=true` (see `egov_env`).
 fn token(system: System) -> &'static str {
     match system {
         System::Documents => "local-documents",

@@ -276,6 +276,8 @@ fn egov_env(
             format!("127.0.0.1:{}", free_port()?),
         ),
         ("EGOV__LOAD__LISTEN", format!("127.0.0.1:{}", free_port()?)),
+        // The development tokens (crate::ingest uses them).
+        ("EGOV__INGEST__DEV_TOKENS", "true".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -55,6 +55,32 @@ enum Command {
     Scenario(scenario::ScenarioCommand),
     /// One screen for an operator: services up and ready, throughput, lag, dead letters.
     Status(status::StatusArgs),
+    /// Ingest tokens: make a new one.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The configuration: check it without starting anything.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Prints a fresh random token and its `[[ingest.tokens]]` entry (which holds only its SHA-256).
+    New {
+        /// The source system the token belongs to: `documents` or `onestop`.
+        #[arg(long)]
+        system: egov_common::System,
+        /// The unit codes it may report for, comma-separated, or `*` for every unit.
+        #[arg(long, value_delimiter = ',', required = true)]
+        units: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Loads the configuration (`--config FILE`, `EGOV__*`) as `egov run` does and reports
+    /// what is wrong with it: unknown keys, malformed values or tokens, no tokens.
+    Check,
 }
 
 #[derive(Debug, clap::Args)]
@@ -108,7 +134,18 @@ enum ReportFormat {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Token(TokenCommand::New { system, units }) = &cli.command {
+        // Needs no configuration but the catalogue's path, read leniently.
+        return new_token(cli.config.as_deref(), *system, units);
+    }
     let settings = Settings::load(cli.config.as_deref())?;
+    if let Command::Config(ConfigCommand::Check) = cli.command {
+        return check_config(cli.config.as_deref(), &settings);
+    }
+    if matches!(cli.command, Command::Run | Command::Ingest) {
+        // Before anything starts: no tokens, no service.
+        egov_ingest::auth::Tokens::from_config(&settings.ingest)?;
+    }
     telemetry::init_logging(&settings.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -168,7 +205,58 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Reconcile(args) => reconcile(&settings, args).await,
         Command::Scenario(command) => scenario::run(command).await,
         Command::Status(args) => status::run(&settings, args).await,
+        Command::Token(_) | Command::Config(_) => Ok(()),
     }
+}
+
+/// `egov token new`: a token to give to the sender, and its configuration entry.
+fn new_token(
+    config: Option<&std::path::Path>,
+    system: egov_common::System,
+    units: &[String],
+) -> anyhow::Result<()> {
+    let units: Vec<String> = units.iter().map(|u| u.trim().to_owned()).collect();
+    if units.iter().any(|u| u != "*") {
+        let settings = Settings::load(config)?;
+        let catalogue = Catalogue::load(settings.catalogue.path.as_deref())?;
+        if let Some(unknown) = units
+            .iter()
+            .find(|u| *u != "*" && catalogue.get(u).is_none())
+        {
+            anyhow::bail!("unit `{unknown}` is not in the unit catalogue");
+        }
+    }
+    let token = egov_ingest::auth::new_token();
+    println!("{token}");
+    println!();
+    println!(
+        "# Give the token above to the {system} system (it is shown only now); put this entry"
+    );
+    println!("# in the configuration file of egov run / egov ingest (it holds only the token's SHA-256):");
+    print!(
+        "{}",
+        egov_ingest::auth::config_entry(&token, system, &units)
+    );
+    Ok(())
+}
+
+/// `egov config check`: everything `egov run` checks before it starts.
+fn check_config(file: Option<&std::path::Path>, settings: &Settings) -> anyhow::Result<()> {
+    let tokens = egov_ingest::auth::Tokens::from_config(&settings.ingest)?;
+    Catalogue::load(settings.catalogue.path.as_deref())?;
+    let origin = file.map_or("defaults and EGOV__* variables".to_owned(), |f| {
+        format!("{} and EGOV__* variables", f.display())
+    });
+    println!(
+        "configuration ok ({origin}): {} ingest tokens configured{}",
+        settings.ingest.tokens.len(),
+        if tokens.development() {
+            ", and the development tokens (ingest.dev_tokens = true: never in production)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
 }
 
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {

@@ -63,6 +63,7 @@ impl PipelineProcess {
             ("EGOV__LOAD__LISTEN", format!("127.0.0.1:{}", free_port()?)),
             ("EGOV__LOAD__BATCH_MAX_WAIT_MS", "300".to_owned()),
             ("EGOV__LOG__FORMAT", "json".to_owned()),
+            ("EGOV__INGEST__DEV_TOKENS", "true".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

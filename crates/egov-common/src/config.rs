@@ -6,12 +6,38 @@ use crate::model::System;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// The prefix of the environment variables read as configuration.
+pub const ENV_PREFIX: &str = "EGOV__";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration: {0}")]
     Load(#[from] config::ConfigError),
     #[error("configuration: {0}")]
     Invalid(String),
+    #[error("configuration, {origin}: {source}")]
+    Source {
+        origin: String,
+        source: Box<config::ConfigError>,
+    },
+    #[error("configuration, {origin}: unknown key `{key}`{hint}")]
+    UnknownKey {
+        key: String,
+        origin: String,
+        hint: &'static str,
+    },
+    #[error("configuration: ingest.tokens[{index}]: {reason}")]
+    Token { index: usize, reason: String },
+    #[error("configuration: ingest.tokens[{first}] and ingest.tokens[{second}] are the same token (the same token_sha256)")]
+    DuplicateToken { first: usize, second: usize },
+    #[error(
+        "configuration: no ingest tokens are configured, so no source system could send events. \
+         Create one token per sender with `egov token new --system documents|onestop --units CODE,...` \
+         (or `--units '*'`) and put the [[ingest.tokens]] entry it prints in the configuration file \
+         (--config FILE or EGOV_CONFIG). For local development only, ingest.dev_tokens = true \
+         (EGOV__INGEST__DEV_TOKENS=true) activates the development tokens instead."
+    )]
+    NoTokens,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -242,20 +268,15 @@ pub struct CatalogueConfig {
     pub path: Option<PathBuf>,
 }
 
-/// A bearer token of one source system and the units it may report for.
+/// A bearer token of one source system and the units it may report for. Only
+/// the token's SHA-256 is configured; `egov token new` makes a token and its entry.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TokenConfig {
-    pub token: String,
+    /// The SHA-256 of the token, 64 hexadecimal digits.
+    pub token_sha256: String,
     pub system: System,
     /// Unit codes, or `*` for all.
     pub units: Vec<String>,
-}
-
-impl TokenConfig {
-    /// Tokens shipped for local development; their use is logged as a warning.
-    pub fn is_development(&self) -> bool {
-        self.token.starts_with("local-")
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -269,6 +290,8 @@ pub struct IngestSection {
     /// Per-event errors listed in one answer; the count of the rest is given.
     pub max_errors_per_response: usize,
     pub tokens: Vec<TokenConfig>,
+    /// Adds the two development tokens (every unit of their system); never in production.
+    pub dev_tokens: bool,
     /// Events per second each token may send on average; 0 turns the limit off
     /// (the default). Beyond it the token gets 429 with `Retry-After`.
     pub rate_limit_events_per_s: f64,
@@ -303,18 +326,8 @@ impl Default for IngestSection {
             max_events: 10_000,
             max_event_bytes: 256 * 1024,
             max_errors_per_response: 100,
-            tokens: vec![
-                TokenConfig {
-                    token: "local-documents".into(),
-                    system: System::Documents,
-                    units: vec!["*".into()],
-                },
-                TokenConfig {
-                    token: "local-onestop".into(),
-                    system: System::Onestop,
-                    units: vec!["*".into()],
-                },
-            ],
+            tokens: Vec::new(),
+            dev_tokens: false,
             rate_limit_events_per_s: 0.0,
             rate_limit_burst: 20_000.0,
             max_in_flight: 64,
@@ -423,23 +436,57 @@ pub struct LoadConfig {
 
 impl Settings {
     /// Defaults, then `file` if given, then `EGOV__*` environment variables.
+    /// A key that is no setting, in the file or in a variable, is an error that
+    /// names it and where it came from; so are malformed token entries.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+            .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+            .collect();
+        Self::load_from(file, &env)
+    }
+
+    /// [`Settings::load`] with the given `EGOV__*` variables instead of the process's.
+    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Self, ConfigError> {
+        // Each source on its own first, so that an unknown key is named with its origin.
+        if let Some(file) = file {
+            let origin = format!("file {}", file.display());
+            let source = config::Config::builder()
+                .add_source(config::File::from(file).required(true))
+                .build()
+                .map_err(|source| ConfigError::Source {
+                    origin: origin.clone(),
+                    source: Box::new(source),
+                })?;
+            check_keys(source, &origin, |key| key.to_owned())?;
+        }
+        for (name, value) in env {
+            let origin = format!("environment variable {name}");
+            let source = config::Config::builder()
+                .add_source(env_source(std::iter::once((name.clone(), value.clone()))))
+                .build()
+                .map_err(|source| ConfigError::Source {
+                    origin: origin.clone(),
+                    source: Box::new(source),
+                })?;
+            check_keys(source, &origin, |_| name.clone())?;
+        }
         let mut builder =
             config::Config::builder().add_source(config::Config::try_from(&Settings::default())?);
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).required(true));
         }
-        let mut settings = builder
-            .add_source(
-                config::Environment::with_prefix("EGOV")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true),
-            )
+        let mut settings: Settings = builder
+            .add_source(env_source(env.iter().cloned()))
             .build()?
-            .try_deserialize::<Settings>()?;
-        settings.take_secrets_as_written(|name| std::env::var(name).ok());
+            .try_deserialize()?;
+        settings.take_secrets_as_written(|name| {
+            env.iter()
+                .find(|(variable, _)| variable == name)
+                .map(|(_, value)| value.clone())
+        });
         settings.kafka.validate()?;
+        settings.ingest.check_tokens()?;
         Ok(settings)
     }
 
@@ -486,39 +533,228 @@ impl Settings {
     }
 }
 
+/// The `EGOV__*` variables `vars` as a configuration source.
+fn env_source(vars: impl Iterator<Item = (String, String)>) -> config::Environment {
+    config::Environment::with_prefix(ENV_PREFIX.trim_end_matches('_'))
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+        .source(Some(vars.collect()))
+}
+
+/// Fails on the first key of `source` that is no setting; `name` says how the
+/// key is spelled in its origin (the key itself, or the variable's name).
+fn check_keys(
+    source: config::Config,
+    origin: &str,
+    name: impl Fn(&str) -> String,
+) -> Result<(), ConfigError> {
+    let mut unknown = Vec::new();
+    let parsed: Result<Settings, _> =
+        serde_ignored::deserialize(source, |path| unknown.push(path.to_string()));
+    if let Some(key) = unknown.into_iter().next() {
+        let hint = if key.starts_with("ingest.tokens.") && key.ends_with(".token") {
+            " (a token is configured by its SHA-256, `token_sha256`; `egov token new` prints the entry)"
+        } else if key.starts_with("ingest.token") {
+            " (tokens are `[[ingest.tokens]]` entries)"
+        } else {
+            ""
+        };
+        return Err(ConfigError::UnknownKey {
+            key: name(&key),
+            origin: origin.to_owned(),
+            hint,
+        });
+    }
+    parsed.map(drop).map_err(|source| ConfigError::Source {
+        origin: origin.to_owned(),
+        source: Box::new(source),
+    })
+}
+
+impl IngestSection {
+    /// Each configured token is a SHA-256 in hex with its units, and no token
+    /// is configured twice.
+    pub fn check_tokens(&self) -> Result<(), ConfigError> {
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for (index, token) in self.tokens.iter().enumerate() {
+            let hash = &token.token_sha256;
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ConfigError::Token {
+                    index,
+                    reason: format!(
+                        "token_sha256 must be the token's SHA-256, 64 hexadecimal digits, not {} characters",
+                        hash.len()
+                    ),
+                });
+            }
+            if token.units.is_empty() {
+                return Err(ConfigError::Token {
+                    index,
+                    reason: "units is empty: list unit codes, or [\"*\"] for every unit".into(),
+                });
+            }
+            if let Some(first) = seen.insert(hash.to_ascii_lowercase(), index) {
+                return Err(ConfigError::DuplicateToken {
+                    first,
+                    second: index,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `egov run` and `egov ingest` serve only with tokens: configured ones, or
+    /// the development tokens asked for explicitly.
+    pub fn require_tokens(&self) -> Result<(), ConfigError> {
+        if self.tokens.is_empty() && !self.dev_tokens {
+            return Err(ConfigError::NoTokens);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const HASH_A: &str = "a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5";
+
+    /// A file of its own with `text`; removed when dropped.
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn new(name: &str, text: &str) -> anyhow::Result<Self> {
+            let dir =
+                std::env::temp_dir().join(format!("egov-config-{}-{name}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            let file = dir.join("egov.toml");
+            std::fs::write(&file, text)?;
+            Ok(Self(file))
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    fn var(name: &str, value: &str) -> (String, String) {
+        (name.to_owned(), value.to_owned())
+    }
+
     #[test]
-    fn defaults_have_two_development_tokens() {
+    fn defaults_have_no_tokens_and_refuse_to_serve() {
         let settings = Settings::default();
         assert_eq!(settings.ingest.listen, "127.0.0.1:8080");
-        let systems: Vec<_> = settings.ingest.tokens.iter().map(|t| t.system).collect();
-        assert_eq!(systems, vec![System::Documents, System::Onestop]);
-        assert!(settings
-            .ingest
-            .tokens
-            .iter()
-            .all(TokenConfig::is_development));
+        assert!(settings.ingest.tokens.is_empty());
+        assert!(!settings.ingest.dev_tokens);
+        let refusal = settings.ingest.require_tokens();
+        assert!(matches!(refusal, Err(ConfigError::NoTokens)));
+        let message = refusal.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("egov token new"), "{message}");
+        assert!(
+            message.contains("EGOV__INGEST__DEV_TOKENS=true"),
+            "{message}"
+        );
+        assert!(!message.contains("local-"), "{message}");
+    }
+
+    #[test]
+    fn development_tokens_only_when_asked_for() -> anyhow::Result<()> {
+        let settings = Settings::load_from(None, &[var("EGOV__INGEST__DEV_TOKENS", "true")])?;
+        assert!(settings.ingest.dev_tokens);
+        settings.ingest.require_tokens()?;
+        Ok(())
     }
 
     #[test]
     fn file_overrides_defaults() -> anyhow::Result<()> {
-        let dir = std::env::temp_dir().join(format!("egov-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let file = dir.join("egov.toml");
-        std::fs::write(
-            &file,
-            "[kafka]\nraw_topic = \"t.raw\"\n[load]\nbatch_max_rows = 7\n\n[[ingest.tokens]]\ntoken = \"x\"\nsystem = \"onestop\"\nunits = [\"26\"]\n",
+        let file = TempFile::new(
+            "overrides",
+            &format!("[kafka]\nraw_topic = \"t.raw\"\n[load]\nbatch_max_rows = 7\n\n[[ingest.tokens]]\ntoken_sha256 = \"{HASH_A}\"\nsystem = \"onestop\"\nunits = [\"26\"]\n"),
         )?;
-        let settings = Settings::load(Some(&file))?;
-        std::fs::remove_dir_all(&dir)?;
+        let settings =
+            Settings::load_from(Some(&file.0), &[var("EGOV__LOAD__BATCH_MAX_ROWS", "9")])?;
         assert_eq!(settings.kafka.raw_topic, "t.raw");
         assert_eq!(settings.kafka.curated_topic, "egov.curated.v1");
-        assert_eq!(settings.load.batch_max_rows, 7);
+        assert_eq!(settings.load.batch_max_rows, 9);
         assert_eq!(settings.ingest.tokens.len(), 1);
         assert_eq!(settings.ingest.tokens[0].system, System::Onestop);
+        settings.ingest.require_tokens()?;
+        Ok(())
+    }
+
+    fn load_error(text: &str, env: &[(String, String)]) -> anyhow::Result<String> {
+        let file = TempFile::new(&format!("e{}", text.len()), text)?;
+        match Settings::load_from(Some(&file.0), env) {
+            Ok(_) => anyhow::bail!("accepted: {text} {env:?}"),
+            Err(error) => Ok(error.to_string()),
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_origin() -> anyhow::Result<()> {
+        // A typo of the token list: `token` for `tokens`.
+        let message = load_error(
+            &format!("[[ingest.token]]\ntoken_sha256 = \"{HASH_A}\"\nsystem = \"onestop\"\nunits = [\"*\"]\n"),
+            &[],
+        )?;
+        assert!(message.contains("unknown key `ingest.token`"), "{message}");
+        assert!(message.contains("egov.toml"), "{message}");
+        // The old form with the token itself.
+        let message = load_error(
+            "[[ingest.tokens]]\ntoken = \"local-onestop\"\nsystem = \"onestop\"\nunits = [\"*\"]\n",
+            &[],
+        )?;
+        assert!(message.contains("`ingest.tokens.0.token`"), "{message}");
+        assert!(message.contains("token_sha256"), "{message}");
+        assert!(!message.contains("local-onestop"), "{message}");
+        let message = load_error("[kafka]\nbroker = \"x:9092\"\n", &[])?;
+        assert!(message.contains("`kafka.broker`"), "{message}");
+        let message = load_error("[ingset]\nlisten = \"x\"\n", &[])?;
+        assert!(message.contains("`ingset`"), "{message}");
+        // In the environment: the variable is named.
+        let message = load_error("", &[var("EGOV__INGEST__TOKEN", "local-onestop")])?;
+        assert!(
+            message.contains("environment variable EGOV__INGEST__TOKEN"),
+            "{message}"
+        );
+        assert!(
+            message.contains("unknown key `EGOV__INGEST__TOKEN`"),
+            "{message}"
+        );
+        assert!(!message.contains("local-onestop"), "{message}");
+        let message = load_error("", &[var("EGOV__KAFKA__BROKER", "x:9092")])?;
+        assert!(message.contains("EGOV__KAFKA__BROKER"), "{message}");
+        let message = load_error("", &[var("EGOV__INGEST__MAX_EVENTS", "many")])?;
+        assert!(message.contains("EGOV__INGEST__MAX_EVENTS"), "{message}");
+        Ok(())
+    }
+
+    #[test]
+    fn malformed_or_repeated_tokens_are_errors() -> anyhow::Result<()> {
+        let entry = |hash: &str, units: &str| {
+            format!("[[ingest.tokens]]\ntoken_sha256 = \"{hash}\"\nsystem = \"onestop\"\nunits = {units}\n")
+        };
+        let message = load_error(&entry("short", "[\"*\"]"), &[])?;
+        assert!(
+            message.contains("ingest.tokens[0]") && message.contains("64 hexadecimal"),
+            "{message}"
+        );
+        let message = load_error(&entry(&"g".repeat(64), "[\"*\"]"), &[])?;
+        assert!(message.contains("64 hexadecimal"), "{message}");
+        let message = load_error(&entry(HASH_A, "[]"), &[])?;
+        assert!(message.contains("units is empty"), "{message}");
+        let twice = entry(HASH_A, "[\"26\"]") + &entry(&HASH_A.to_uppercase(), "[\"*\"]");
+        let message = load_error(&twice, &[])?;
+        assert!(
+            message.contains("ingest.tokens[0] and ingest.tokens[1] are the same token"),
+            "{message}"
+        );
         Ok(())
     }
 

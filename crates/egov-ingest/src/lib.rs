@@ -3,6 +3,7 @@
 //! topic with acks=all, and answers only once Kafka has acknowledged them.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod auth;
 pub mod body;
 mod check;
 use check::{check_events, Accepted, Checked};
@@ -11,6 +12,7 @@ pub mod limits;
 pub mod request_id;
 pub mod serve;
 
+use auth::{AuthError, Sender, Tokens};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::{self, Next};
@@ -20,7 +22,7 @@ use axum::{Extension, Json, Router};
 use body::{Encoding, Limits};
 use chrono::Utc;
 use egov_common::catalogue::{Catalogue, CatalogueError};
-use egov_common::config::{IngestConfig, TokenConfig};
+use egov_common::config::IngestConfig;
 use egov_common::contract::{Contract, ContractError, ErrorCode};
 use egov_common::kafka::{self, HEADER_RECEIVED_MS, HEADER_REQUEST_ID, HEADER_SYSTEM};
 use egov_common::ops::{self, Check, Readiness};
@@ -28,13 +30,12 @@ use egov_common::shutdown::Shutdown;
 use egov_common::System;
 use error::ApiError;
 use futures::future::join_all;
-use limits::{refusal_cost, RateLimit, TokenBucket};
+use limits::refusal_cost;
 use metrics_exporter_prometheus::PrometheusHandle;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -45,6 +46,8 @@ pub use metrics_exporter_prometheus;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     #[error(transparent)]
     Catalogue(#[from] CatalogueError),
     #[error(transparent)]
@@ -71,47 +74,8 @@ pub fn routes() -> Vec<(&'static str, &'static str)> {
     routes
 }
 
-/// Who a bearer token speaks for.
-#[derive(Debug)]
-struct Sender {
-    system: System,
-    /// `None`: every unit.
-    units: Option<HashSet<String>>,
-    /// `None`: no rate limit.
-    bucket: Option<TokenBucket>,
-    /// Its requests in flight.
-    in_flight: Arc<Semaphore>,
-    max_in_flight: usize,
-}
-
-impl Sender {
-    fn from_config(token: &TokenConfig, rate: Option<RateLimit>, max_in_flight: usize) -> Self {
-        let all = token.units.iter().any(|u| u == "*");
-        Self {
-            system: token.system,
-            units: (!all).then(|| token.units.iter().cloned().collect()),
-            bucket: rate.map(|limit| TokenBucket::new(limit, Instant::now())),
-            in_flight: Arc::new(Semaphore::new(max_in_flight)),
-            max_in_flight,
-        }
-    }
-
-    /// Takes `events` from the token's bucket, if it has one.
-    fn charge(&self, events: usize) {
-        if let Some(bucket) = &self.bucket {
-            bucket.charge(events, Instant::now());
-        }
-    }
-
-    fn may_report_for(&self, unit_code: &str) -> bool {
-        self.units
-            .as_ref()
-            .is_none_or(|units| units.contains(unit_code))
-    }
-}
-
 struct AppState {
-    senders: HashMap<String, Arc<Sender>>,
+    tokens: Tokens,
     contract: Contract,
     catalogue: Catalogue,
     producer: FutureProducer,
@@ -158,28 +122,22 @@ impl Ingest {
         metrics: Option<PrometheusHandle>,
         readiness: Readiness,
     ) -> Result<Self, IngestError> {
+        let tokens = Tokens::from_config(&config.http)?;
         let catalogue = Catalogue::load(config.catalogue.path.as_deref())
             .inspect_err(|e| readiness.set(Check::Catalogue, Err(e.to_string())))?;
         readiness.set(Check::Catalogue, Ok(()));
         let contract = Contract::v1()?;
         let producer = kafka::durable_producer(&config.kafka)?;
         let http = &config.http;
-        let rate = RateLimit::from_config(http.rate_limit_events_per_s, http.rate_limit_burst);
-        let per_token = http.max_in_flight_per_token.max(1);
-        let senders = http
-            .tokens
-            .iter()
-            .map(|t| {
-                let sender = Sender::from_config(t, rate, per_token);
-                (t.token.clone(), Arc::new(sender))
-            })
-            .collect();
-        for token in config.http.tokens.iter().filter(|t| t.is_development()) {
-            warn!(system = %token.system, "development token `{}` is active: configure real tokens in production", token.token);
+        if tokens.development() {
+            warn!(
+                tokens = tokens.len(),
+                "development tokens are active (ingest.dev_tokens = true): they may write every unit; never in production"
+            );
         }
         Ok(Self {
             state: Arc::new(AppState {
-                senders,
+                tokens,
                 contract,
                 catalogue,
                 producer,
@@ -424,7 +382,7 @@ async fn handle(
     request_id: &str,
 ) -> Result<Handled, ApiError> {
     let sender = bearer_token(request.headers())
-        .and_then(|token| state.senders.get(token))
+        .and_then(|token| state.tokens.find(token))
         .cloned()
         .ok_or(ApiError::Unauthorized)?;
     let Ok(_permit) = sender.in_flight.clone().try_acquire_owned() else {

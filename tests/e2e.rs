@@ -451,3 +451,136 @@ fn committed_total(
         .filter(|o| *o > 0)
         .sum())
 }
+
+/// Two tokens limited to different units: one reusing the other's event ids,
+/// for its own unit or for the other's, changes nothing of the other unit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scoped_token_cannot_change_another_units_events() -> anyhow::Result<()> {
+    use egov_common::config::TokenConfig;
+    use egov_ingest::auth::sha256_hex;
+    let (token_a, token_b) = (
+        "scope-token-of-unit-a-at-least-32-characters",
+        "scope-token-of-unit-b-at-least-32-characters",
+    );
+    let (unit_a, unit_b) = ("244", "243");
+    let mut settings = egov_tests::unique_settings("scope")?;
+    for (token, unit) in [(token_a, unit_a), (token_b, unit_b)] {
+        settings.ingest.tokens.push(TokenConfig {
+            token_sha256: sha256_hex(token),
+            system: egov_common::System::Onestop,
+            units: vec![unit.into()],
+        });
+    }
+    let pipeline = Pipeline::start_with(settings).await?;
+    let received = |id: &str, unit: &str, dossier: &str| {
+        event(
+            id,
+            "dossier.received",
+            "2021-05-03T08:00:00+07:00",
+            unit,
+            json!({"dossier_id": dossier, "procedure_code": "1.004227", "channel": "online", "due_at": "2021-05-10T17:00:00+07:00"}),
+        )
+    };
+    let resolved = |id: &str, unit: &str, dossier: &str| {
+        event(
+            id,
+            "dossier.resolved",
+            "2021-05-07T10:00:00+07:00",
+            unit,
+            json!({"dossier_id": dossier}),
+        )
+    };
+    let a_events = json!([
+        received("scope-1", unit_a, "HS-A1"),
+        resolved("scope-2", unit_a, "HS-A1"),
+        received("scope-3", unit_a, "HS-A2"),
+    ]);
+    let (status, answer) = pipeline.post_json(token_a, &a_events).await?;
+    assert_eq!(
+        (status, answer["accepted"].clone()),
+        (200, json!(3)),
+        "{answer}"
+    );
+    let count = |unit: &str| format!("SELECT count() FROM events FINAL WHERE unit_code = '{unit}'");
+    pipeline
+        .wait_for(&count(unit_a), 3, ARRIVAL_TIMEOUT)
+        .await?;
+
+    let request = egov_analytics::ReportRequest {
+        from: chrono::NaiveDate::from_ymd_opt(2021, 5, 1).ok_or_else(|| anyhow::anyhow!("date"))?,
+        to: chrono::NaiveDate::from_ymd_opt(2021, 5, 31).ok_or_else(|| anyhow::anyhow!("date"))?,
+        unit: Some(unit_a.into()),
+    };
+    let report_a = || async {
+        anyhow::Ok(serde_json::to_value(
+            egov_analytics::report(&pipeline.settings.clickhouse, &request).await?,
+        )?)
+    };
+    let rows_a = format!(
+        "SELECT event_id, event_type, entity_id, unit_code FROM events FINAL \
+         WHERE unit_code = '{unit_a}' ORDER BY event_id"
+    );
+    let (figures_before, rows_before) = (report_a().await?, pipeline.query(&rows_a).await?);
+    assert_eq!(
+        figures_before["dossiers"]["district"]["received"], 2,
+        "{figures_before}"
+    );
+    assert_eq!(
+        figures_before["dossiers"]["district"]["resolved_early"], 1,
+        "{figures_before}"
+    );
+
+    // B reuses A's ids: for its own unit accepted (they are its own events),
+    // for A's unit forbidden.
+    let own = json!([
+        received("scope-1", unit_b, "HS-B1"),
+        event(
+            "scope-2",
+            "dossier.withdrawn",
+            "2021-05-04T10:00:00+07:00",
+            unit_b,
+            json!({"dossier_id": "HS-A1"})
+        ),
+        received("scope-3", unit_b, "HS-B3"),
+    ]);
+    let (status, answer) = pipeline.post_json(token_b, &own).await?;
+    assert_eq!(
+        (status, answer["accepted"].clone()),
+        (200, json!(3)),
+        "{answer}"
+    );
+    let foreign = json!([
+        event(
+            "scope-2",
+            "dossier.withdrawn",
+            "2021-05-04T10:00:00+07:00",
+            unit_a,
+            json!({"dossier_id": "HS-A1"})
+        ),
+        received("scope-4", unit_a, "HS-A9"),
+    ]);
+    let (status, answer) = pipeline.post_json(token_b, &foreign).await?;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["accepted"], 0, "{answer}");
+    let codes: Vec<&str> = answer["errors"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["code"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(codes, ["forbidden", "forbidden"], "{answer}");
+    pipeline
+        .wait_for(&count(unit_b), 3, ARRIVAL_TIMEOUT)
+        .await?;
+
+    // Merged as far as ClickHouse goes: nothing of A's was replaced.
+    pipeline.query("OPTIMIZE TABLE events FINAL").await?;
+    assert_eq!(pipeline.query(&rows_a).await?, rows_before);
+    assert_eq!(report_a().await?, figures_before);
+    assert_eq!(
+        pipeline
+            .query("SELECT count() FROM events FINAL WHERE event_id LIKE 'scope-%'")
+            .await?
+            .trim(),
+        "6"
+    );
+    Ok(())
+}

@@ -97,8 +97,8 @@ const VIEW_SELECT: &str = "SELECT system, event_id, event_type, \
     CAST(local_date AS Date) AS local_date, unit_code, level, district_code, entity_id, channel, \
     procedure_code, signed, due_ms, CAST(due_date AS Nullable(Date)) AS due_date, payload, ingested_ms";
 
-/// Creates a Kafka engine table on `topic`, the `events` table of
-/// `schemas/clickhouse/001_events.sql` and, when the clock starts, the
+/// Creates a Kafka engine table on `topic`, the `events` table of the
+/// migrations (`schemas/clickhouse/001_events.sql`, `005_events_by_unit.sql`) and, when the clock starts, the
 /// materialized view between them; stops when all `rows` are in `events`.
 /// The engine runs with its defaults (one consumer, blocks of max_block_size).
 pub async fn kafka_engine(
@@ -111,9 +111,13 @@ pub async fn kafka_engine(
 ) -> anyhow::Result<Visible> {
     ch.query(None, &format!("CREATE DATABASE IF NOT EXISTS `{database}`"))
         .await?;
-    let (_, events_sql) = egov_load::migrate::MIGRATIONS[0];
-    for statement in egov_load::migrate::statements(events_sql, database) {
-        ch.query(None, &statement).await?;
+    let events = egov_load::migrate::MIGRATIONS
+        .iter()
+        .filter(|(name, _)| name.contains("_events"));
+    for (_, events_sql) in events {
+        for statement in egov_load::migrate::statements(events_sql, database) {
+            ch.query(None, &statement).await?;
+        }
     }
     ch.query(
         None,

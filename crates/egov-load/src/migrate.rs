@@ -10,7 +10,7 @@ use serde::Serialize;
 use tracing::info;
 
 /// The migrations in order; each statement is idempotent on its own.
-pub const MIGRATIONS: [(&str, &str); 4] = [
+pub const MIGRATIONS: [(&str, &str); 5] = [
     (
         "001_events",
         include_str!("../../../schemas/clickhouse/001_events.sql"),
@@ -26,6 +26,10 @@ pub const MIGRATIONS: [(&str, &str); 4] = [
     (
         "004_dossier_state",
         include_str!("../../../schemas/clickhouse/004_dossier_state.sql"),
+    ),
+    (
+        "005_events_by_unit",
+        include_str!("../../../schemas/clickhouse/005_events_by_unit.sql"),
     ),
 ];
 
@@ -231,8 +235,12 @@ mod tests {
             .iter()
             .flat_map(|(_, sql)| statements(sql, "egov_t"))
             .collect();
-        assert_eq!(all.len(), MIGRATIONS.len());
+        // 005 rebuilds `events` in five statements.
+        assert_eq!(all.len(), MIGRATIONS.len() + 4);
         assert!(all[0].contains("CREATE TABLE IF NOT EXISTS `egov_t`.events"));
+        assert!(all
+            .iter()
+            .any(|s| s.contains("ORDER BY (system, unit_code, event_id)")));
         assert!(all
             .iter()
             .all(|s| !s.contains("{database}") && !s.contains("--")));

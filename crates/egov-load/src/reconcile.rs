@@ -52,18 +52,25 @@ impl Reconciliation {
 #[derive(Deserialize)]
 struct Identity {
     event_id: String,
+    /// Missing in some dead letters: they are still accounted for.
+    #[serde(default)]
+    unit_code: String,
     event_type: String,
     occurred_at: String,
 }
 
 type Key = (String, NaiveDate);
 
-/// `(system, local day) -> event ids` of a topic's readable events.
+/// What identifies an event within its system: `(unit_code, event_id)`, the
+/// replacing key of `events`.
+type EventKey = (String, String);
+
+/// `(system, local day) -> event keys` of a topic's readable events.
 async fn topic_ids(
     config: &KafkaConfig,
     topic: &str,
-) -> Result<(HashMap<Key, HashSet<String>>, u64), ReconcileError> {
-    let mut ids: HashMap<Key, HashSet<String>> = HashMap::new();
+) -> Result<(HashMap<Key, HashSet<EventKey>>, u64), ReconcileError> {
+    let mut ids: HashMap<Key, HashSet<EventKey>> = HashMap::new();
     let mut unreadable = 0u64;
     kafka::scan_topic(config, topic, |message| {
         let identity = message
@@ -83,7 +90,7 @@ async fn topic_ids(
                 let day = local_date(at.to_utc());
                 ids.entry((system.to_owned(), day))
                     .or_default()
-                    .insert(identity.event_id);
+                    .insert((identity.unit_code, identity.event_id));
             }
             Err(_) => unreadable += 1,
         }
@@ -101,6 +108,7 @@ struct CountRow {
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct IdRow {
+    unit_code: String,
     event_id: String,
 }
 
@@ -112,7 +120,7 @@ pub async fn reconcile(
     let (dead, _) = topic_ids(kafka_config, &kafka_config.dlq_topic).await?;
     let client = query_client(clickhouse)?;
     let counts = client
-        .query("SELECT system, local_date, uniqExact(event_id) AS events FROM events GROUP BY system, local_date")
+        .query("SELECT system, local_date, uniqExact(unit_code, event_id) AS events FROM events GROUP BY system, local_date")
         .fetch_all::<CountRow>()
         .await?;
     let mut loaded: HashMap<Key, u64> = HashMap::new();
@@ -136,14 +144,14 @@ pub async fn reconcile(
         };
         if account.accepted != in_clickhouse {
             // Only days that do not add up need the ids themselves.
-            let loaded_ids: HashSet<String> = client
-                .query("SELECT DISTINCT event_id FROM events WHERE system = ? AND local_date = toDate(?)")
+            let loaded_ids: HashSet<EventKey> = client
+                .query("SELECT DISTINCT unit_code, event_id FROM events WHERE system = ? AND local_date = toDate(?)")
                 .bind(key.0.as_str())
                 .bind(key.1.format("%Y-%m-%d").to_string())
                 .fetch_all::<IdRow>()
                 .await?
                 .into_iter()
-                .map(|r| r.event_id)
+                .map(|r| (r.unit_code, r.event_id))
                 .collect();
             let dead_ids = dead.get(&key).unwrap_or(&empty);
             for id in accepted_ids.iter().filter(|id| !loaded_ids.contains(*id)) {

@@ -13,7 +13,8 @@
 #   BENCH_ROUNDS=3            rounds of each throughput measurement (figures are medians)
 #   BENCH_FRESH_SECS=30       seconds of offered load at BENCH_FRESH_LOAD (0.5) x the ingest rate
 #   BENCH_FRESH_MAX_EVENTS=1500000, BENCH_BATCH=500, BENCH_CLIENTS=8, BENCH_POLL_MS=50
-#   BENCH_PHASES=raw,alone,run,load, BENCH_EGOV_ENV=KEY=VALUE,... (extra env of the egov processes)
+#   BENCH_ABUSE_SECS=20, BENCH_ABUSE_CLIENTS=64   the abuse phase: egov ingest (defaults) under worst-case bodies
+#   BENCH_PHASES=raw,alone,run,abuse,load, BENCH_EGOV_ENV=KEY=VALUE,... (extra env of the egov processes)
 # Kafka and ClickHouse are the local ones (EGOV__KAFKA__BROKERS, EGOV__CLICKHOUSE__URL to change).
 # Every topic, consumer group and database the run makes is named bench.<id>.* / egov_bench_<id>*
 # and removed at the end (--keep keeps them).

@@ -196,10 +196,19 @@ async fn refused_requests_count_against_the_senders_rate_limit() -> anyhow::Resu
 
 /// A POST whose head is sent with a part of its body; the rest is held.
 async fn held_request(addr: SocketAddr, token: &str) -> anyhow::Result<TcpStream> {
+    held_request_of(addr, token, 1000).await
+}
+
+/// [`held_request`] announcing `length` bytes of body.
+async fn held_request_of(
+    addr: SocketAddr,
+    token: &str,
+    length: usize,
+) -> anyhow::Result<TcpStream> {
     let stream = TcpStream::connect(addr).await?;
     let head = format!(
         "POST /v1/events HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\n\
-         content-type: application/json\r\ncontent-length: 1000\r\n\r\n["
+         content-type: application/json\r\ncontent-length: {length}\r\n\r\n["
     );
     write_all(&stream, head.as_bytes()).await?;
     Ok(stream)
@@ -256,6 +265,58 @@ async fn one_token_cannot_hold_every_slot() -> anyhow::Result<()> {
         }
         if started.elapsed() > Duration::from_secs(10) {
             bail!("the slots were not given back: still {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pipeline.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_in_hand_are_bounded_in_memory() -> anyhow::Result<()> {
+    let mut settings = unique_settings("abuse_budget")?;
+    settings.ingest.max_body_bytes_in_flight = 100 * 1024;
+    let pipeline = Pipeline::start_with(settings).await?;
+    // Two requests announcing 60 KiB each, bodies held: one of them is refused.
+    let held = vec![
+        held_request_of(pipeline.ingest_addr, ONESTOP_TOKEN, 60 * 1024).await?,
+        held_request_of(pipeline.ingest_addr, DOCUMENTS_TOKEN, 60 * 1024).await?,
+    ];
+    let (_, answer) = first_answer(&held).await?;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("retry-after: 1"), "{answer}");
+    assert!(answer.contains("\"error\":\"overloaded\""), "{answer}");
+    assert!(answer.contains("set aside"), "{answer}");
+    // A small request fits beside the one held; a gzip bomb does not.
+    let (status, _) = pipeline
+        .post_json(ONESTOP_TOKEN, &json!([dossier("small", 1)]))
+        .await?;
+    assert_eq!(status, 200);
+    let bomb = {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut encoder, &vec![b' '; 8 << 20])?;
+        encoder.finish()?
+    };
+    let response = pipeline
+        .http
+        .post(pipeline.url("/v1/events"))
+        .bearer_auth(ONESTOP_TOKEN)
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(bomb)
+        .send()
+        .await?;
+    assert_eq!(response.status(), 503);
+    // Once the held body is gone, its memory is free again.
+    drop(held);
+    let started = Instant::now();
+    let big = json!([dossier("big", 70 * 1024)]);
+    loop {
+        let (status, answer) = pipeline.post_json(ONESTOP_TOKEN, &big).await?;
+        if status == 200 {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            bail!("the memory was not given back: still {status} {answer}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

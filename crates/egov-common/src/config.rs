@@ -289,6 +289,9 @@ pub struct IngestSection {
     pub max_event_bytes: usize,
     /// Per-event errors listed in one answer; the count of the rest is given.
     pub max_errors_per_response: usize,
+    /// Bytes of request bodies (as sent, and decoded) held at once by all
+    /// requests together; a request that would need more gets 503.
+    pub max_body_bytes_in_flight: usize,
     pub tokens: Vec<TokenConfig>,
     /// Adds the two development tokens (every unit of their system); never in production.
     pub dev_tokens: bool,
@@ -326,6 +329,7 @@ impl Default for IngestSection {
             max_events: 10_000,
             max_event_bytes: 256 * 1024,
             max_errors_per_response: 100,
+            max_body_bytes_in_flight: 128 * 1024 * 1024,
             tokens: Vec::new(),
             dev_tokens: false,
             rate_limit_events_per_s: 0.0,

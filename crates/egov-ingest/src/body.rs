@@ -80,9 +80,22 @@ fn too_large(limits: &Limits) -> ApiError {
     ))
 }
 
-/// The body as sent, at most `max_body_bytes`: refused from its
-/// `Content-Length` before reading when that is larger, and read into one
-/// buffer of the announced size (no copy of the chunks).
+/// The bytes the body as sent will take: its `Content-Length`, or the limit
+/// when it has none; refused when that is over the limit.
+pub fn announced(headers: &HeaderMap, limits: &Limits) -> Result<usize, ApiError> {
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match announced {
+        Some(length) if length > limits.max_body_bytes as u64 => Err(too_large(limits)),
+        Some(length) => Ok(length as usize),
+        None => Ok(limits.max_body_bytes),
+    }
+}
+
+/// The body as sent, at most `max_body_bytes`, read into one buffer of the
+/// announced size (no copy of the chunks).
 pub async fn read(body: Body, headers: &HeaderMap, limits: &Limits) -> Result<Vec<u8>, ApiError> {
     let announced = headers
         .get(header::CONTENT_LENGTH)
@@ -108,11 +121,13 @@ pub async fn read(body: Body, headers: &HeaderMap, limits: &Limits) -> Result<Ve
 }
 
 /// Undoes `Content-Encoding: gzip`, stopping as soon as the output passes the
-/// limit so that a small bomb cannot take much memory.
+/// limit so that a small bomb cannot take much memory. `reserve` is asked
+/// for every byte of capacity before it is taken, and may refuse.
 pub fn decode<'a>(
     encoding: Encoding,
     body: &'a [u8],
     limits: &Limits,
+    reserve: &mut dyn FnMut(usize) -> Result<(), ApiError>,
 ) -> Result<Cow<'a, [u8]>, ApiError> {
     if !encoding.gzip {
         if body.len() > limits.max_body_bytes {
@@ -121,8 +136,10 @@ pub fn decode<'a>(
         return Ok(Cow::Borrowed(body));
     }
     let cap = limits.max_body_bytes.saturating_add(1);
-    // Sized once: growing by doubling could reserve twice the limit.
-    let mut decoded = Vec::with_capacity(body.len().saturating_mul(4).min(cap));
+    // Grown by hand: growing by doubling could reserve twice the limit.
+    let initial = body.len().saturating_mul(4).min(cap);
+    reserve(initial)?;
+    let mut decoded = Vec::with_capacity(initial);
     let mut decoder = flate2::read::MultiGzDecoder::new(body);
     let mut chunk = [0u8; 16 * 1024];
     loop {
@@ -141,6 +158,7 @@ pub fn decode<'a>(
                 .saturating_mul(2)
                 .min(cap)
                 .max(decoded.len() + n);
+            reserve(wanted.saturating_sub(decoded.capacity()))?;
             decoded.reserve_exact(wanted.saturating_sub(decoded.len()));
         }
         decoded.extend_from_slice(&chunk[..n]);
@@ -284,7 +302,7 @@ mod tests {
         limits: &Limits,
     ) -> Result<Vec<Result<String, String>>, ApiError> {
         let encoding = Encoding::of(headers)?;
-        let decoded = decode(encoding, body, limits)?;
+        let decoded = decode(encoding, body, limits, &mut |_| Ok(()))?;
         let events = events(encoding.format, &decoded, limits)?;
         Ok(events
             .into_iter()
@@ -441,6 +459,7 @@ mod tests {
             ..LIMITS
         };
         let body = gzip(&vec![b' '; 99_000]).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let mut reserved = 0;
         let decoded = decode(
             Encoding {
                 format: Format::Json,
@@ -448,8 +467,32 @@ mod tests {
             },
             &body,
             &limits,
+            &mut |bytes| {
+                reserved += bytes;
+                Ok(())
+            },
         )?;
         assert_eq!(decoded.len(), 99_000);
+        assert!(reserved <= 100_001, "{reserved}");
+        // A refusal stops the decoding.
+        reserved = 0;
+        let refused = decode(
+            Encoding {
+                format: Format::Json,
+                gzip: true,
+            },
+            &body,
+            &limits,
+            &mut |bytes| {
+                reserved += bytes;
+                if reserved > 50_000 {
+                    Err(ApiError::TooLarge("no room".into()))
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        assert!(refused.is_err());
         if let Cow::Owned(vec) = decoded {
             assert!(vec.capacity() <= 100_001, "{}", vec.capacity());
         }

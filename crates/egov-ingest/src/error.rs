@@ -26,6 +26,8 @@ pub enum ApiError {
     Unavailable { reason: String, retry_after_s: u32 },
     #[error("{limit} requests are being handled already; send the request again shortly")]
     Overloaded { limit: usize, retry_after_s: u32 },
+    #[error("the request bodies being handled take the {mib} MiB set aside for them; send the request again shortly")]
+    BodiesInHand { mib: usize, retry_after_s: u32 },
     #[error("the request was not answered within {after_ms} ms; send it again")]
     Timeout { after_ms: u64, retry_after_s: u32 },
 }
@@ -43,7 +45,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::TooManyInFlight { .. } => "too_many_in_flight",
             ApiError::Unavailable { .. } => "unavailable",
-            ApiError::Overloaded { .. } => "overloaded",
+            ApiError::Overloaded { .. } | ApiError::BodiesInHand { .. } => "overloaded",
             ApiError::Timeout { .. } => "timeout",
         }
     }
@@ -61,6 +63,7 @@ impl ApiError {
             }
             ApiError::Unavailable { .. }
             | ApiError::Overloaded { .. }
+            | ApiError::BodiesInHand { .. }
             | ApiError::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -72,6 +75,7 @@ impl ApiError {
             | ApiError::TooManyInFlight { retry_after_s, .. }
             | ApiError::Unavailable { retry_after_s, .. }
             | ApiError::Overloaded { retry_after_s, .. }
+            | ApiError::BodiesInHand { retry_after_s, .. }
             | ApiError::Timeout { retry_after_s, .. } => Some(*retry_after_s),
             ApiError::Unauthorized
             | ApiError::UnsupportedMediaType(_)
@@ -107,6 +111,10 @@ impl ApiError {
                 limit: 64,
                 retry_after_s: 1,
             },
+            ApiError::BodiesInHand {
+                mib: 128,
+                retry_after_s: 1,
+            },
             ApiError::Timeout {
                 after_ms: 30_000,
                 retry_after_s: 1,
@@ -123,6 +131,7 @@ impl ApiError {
                 | ApiError::TooManyInFlight { .. }
                 | ApiError::Unavailable { .. }
                 | ApiError::Overloaded { .. }
+                | ApiError::BodiesInHand { .. }
                 | ApiError::Timeout { .. } => {}
             }
         }

@@ -30,7 +30,7 @@ use egov_common::shutdown::Shutdown;
 use egov_common::System;
 use error::ApiError;
 use futures::future::join_all;
-use limits::refusal_cost;
+use limits::{refusal_cost, BodyBudget};
 use metrics_exporter_prometheus::PrometheusHandle;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -39,7 +39,7 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{info, warn, Instrument};
 
 pub use metrics_exporter_prometheus;
@@ -82,6 +82,7 @@ struct AppState {
     raw_topic: String,
     limits: Limits,
     max_errors_per_response: usize,
+    body_budget: BodyBudget,
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
     request_timeout: Duration,
@@ -148,6 +149,7 @@ impl Ingest {
                     max_event_bytes: http.max_event_bytes,
                 },
                 max_errors_per_response: http.max_errors_per_response,
+                body_budget: BodyBudget::new(http.max_body_bytes_in_flight),
                 in_flight: Arc::new(Semaphore::new(http.max_in_flight.max(1))),
                 max_in_flight: http.max_in_flight.max(1),
                 request_timeout: Duration::from_millis(http.request_timeout_ms.max(1)),
@@ -400,7 +402,7 @@ async fn handle(
                 retry_after_s: limits::retry_after_secs(wait),
             })?;
     }
-    let mut checked = read_and_check(state, &sender, request)
+    let (mut checked, _bodies) = read_and_check(state, &sender, request)
         .await
         .inspect_err(|error| sender.charge(refusal_cost(error, state.limits.max_events)))?;
     sender.charge(checked.events);
@@ -448,20 +450,29 @@ async fn handle(
 }
 
 /// Reads the body, then decodes, splits and checks it on a blocking thread:
-/// none of that work runs on the async workers.
+/// none of that work runs on the async workers. The body's memory is
+/// reserved before it is read, the decoded body's as it grows; the
+/// reservation is held until the request is answered.
 async fn read_and_check(
     state: &Arc<AppState>,
     sender: &Arc<Sender>,
     request: Request,
-) -> Result<Checked, ApiError> {
+) -> Result<(Checked, OwnedSemaphorePermit), ApiError> {
     let (parts, body) = request.into_parts();
     let encoding = Encoding::of(&parts.headers)?;
+    let announced = body::announced(&parts.headers, &state.limits)?;
+    let mut reservation = state.body_budget.reserve(announced)?;
     let bytes = body::read(body, &parts.headers, &state.limits).await?;
     let (state, sender) = (state.clone(), sender.clone());
     tokio::task::spawn_blocking(move || {
-        let decoded = body::decode(encoding, &bytes, &state.limits)?;
+        let mut grow = |more: usize| {
+            reservation.merge(state.body_budget.reserve(more)?);
+            Ok(())
+        };
+        let decoded = body::decode(encoding, &bytes, &state.limits, &mut grow)?;
         let events = body::events(encoding.format, &decoded, &state.limits)?;
-        Ok(check_events(&state, &sender, &events, Utc::now()))
+        let checked = check_events(&state, &sender, &events, Utc::now());
+        Ok((checked, reservation))
     })
     .await
     .unwrap_or_else(|error| {

@@ -9,8 +9,9 @@
 //! sender cannot make the service work for free by sending what it refuses.
 
 use crate::error::ApiError;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimit {
@@ -89,6 +90,38 @@ impl TokenBucket {
     pub fn charge(&self, events: usize, now: Instant) {
         let mut bucket = self.refilled(now);
         bucket.tokens -= events as f64;
+    }
+}
+
+/// Memory set aside for request bodies (as sent, and decoded), shared by all
+/// requests, counted in KiB: a request reserves its body before reading it
+/// and its decoded body as it grows, and holds both until it is answered.
+#[derive(Debug)]
+pub struct BodyBudget {
+    semaphore: Arc<Semaphore>,
+    kib: usize,
+}
+
+impl BodyBudget {
+    pub fn new(bytes: usize) -> Self {
+        let kib = (bytes / 1024).clamp(1, u32::MAX as usize);
+        Self {
+            semaphore: Arc::new(Semaphore::new(kib)),
+            kib,
+        }
+    }
+
+    /// `bytes` more (rounded up to whole KiB, at most the whole budget), or
+    /// 503 when the bodies in hand leave too little.
+    pub fn reserve(&self, bytes: usize) -> Result<OwnedSemaphorePermit, ApiError> {
+        let kib = bytes.div_ceil(1024).min(self.kib) as u32;
+        self.semaphore
+            .clone()
+            .try_acquire_many_owned(kib)
+            .map_err(|_| ApiError::BodiesInHand {
+                mib: self.kib / 1024,
+                retry_after_s: 1,
+            })
     }
 }
 
@@ -197,6 +230,28 @@ mod tests {
         let bucket = TokenBucket::new(LIMIT, start);
         bucket.charge(201, start);
         assert!(bucket.admit(start - Duration::from_secs(5)).is_err());
+    }
+
+    #[test]
+    fn bodies_reserve_the_budget_until_they_are_dropped() {
+        let budget = BodyBudget::new(10 * 1024);
+        let first = budget.reserve(6 * 1024).ok();
+        assert!(first.is_some());
+        assert!(matches!(
+            budget.reserve(5 * 1024),
+            Err(ApiError::BodiesInHand { .. })
+        ));
+        let mut second = budget.reserve(3 * 1024 + 1);
+        assert!(second.is_ok(), "4 KiB of the 4 left");
+        assert!(budget.reserve(1).is_err());
+        drop(first);
+        if let (Ok(second), Ok(more)) = (&mut second, budget.reserve(6 * 1024)) {
+            second.merge(more);
+        }
+        assert!(budget.reserve(1).is_err(), "merged, still held");
+        drop(second);
+        // A body larger than the whole budget may have all of it.
+        assert!(budget.reserve(100 * 1024).is_ok());
     }
 
     #[test]

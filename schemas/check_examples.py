@@ -14,8 +14,8 @@ What it checks (see schemas/README.md):
     code checks.
 
 Error paths follow the ingest convention: JSON pointers into the event; a missing required property
-is reported at its parent object ("" for the envelope, "/payload" for the payload); an unexpected
-envelope property is reported at the property itself ("/source").
+is reported at its own path, where it should be ("/event_id", "/payload/due_at"); so is an
+unexpected envelope property ("/source").
 """
 
 import csv
@@ -100,6 +100,13 @@ def error_paths(validator, instance, prefix=""):
             ]
             for k in extras:
                 found.append((base + pointer([k]), "unexpected property %r" % k))
+        elif err.validator == "required":
+            # One error per missing property, each carrying the whole list: name them all, once.
+            missing = [k for k in err.validator_value if isinstance(err.instance, dict) and k not in err.instance]
+            for k in missing:
+                entry = (base + pointer([k]), "missing property %r" % k)
+                if entry not in found:
+                    found.append(entry)
         else:
             found.append((base, err.message))
     return found

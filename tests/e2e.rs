@@ -206,7 +206,7 @@ async fn ingest_refuses_bad_requests_and_bad_events_precisely() -> anyhow::Resul
             (1, "bad-unit", "unknown_unit", "/unit_code"),
             (2, "wrong-system", "forbidden", "/event_type"),
             (3, "ok-1", "duplicate_in_request", "/event_id"),
-            (4, "no-due", "invalid", "/payload"),
+            (4, "no-due", "invalid", "/payload/due_at"),
         ]
     );
     assert!(

@@ -217,19 +217,28 @@ fn first_schema_error(
         None => Ok(()),
         Some(error) => {
             let mut path = format!("{prefix}{}", error.instance_path().as_str());
-            // A missing property is reported at its parent (it has no pointer of
-            // its own); an unexpected one exists, so point at it.
-            if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
-                error.kind()
-            {
-                if let Some(name) = unexpected.first() {
-                    path.push('/');
-                    path.push_str(&name.replace('~', "~0").replace('/', "~1"));
-                }
+            // Validators report a missing or an unexpected property at the object
+            // that lacks or holds it; the sender is told the property's own path.
+            if let Some(name) = property_of(error.kind()) {
+                path.push('/');
+                path.push_str(&name.replace('~', "~0").replace('/', "~1"));
             }
             let message = error.to_string();
             Err(Violation::invalid(path, message))
         }
+    }
+}
+
+/// The property a `required` or `additionalProperties` error is about: the
+/// first one named, as the path names one field.
+fn property_of(kind: &jsonschema::error::ValidationErrorKind) -> Option<&str> {
+    use jsonschema::error::ValidationErrorKind;
+    match kind {
+        ValidationErrorKind::Required { property } => property.as_str(),
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            unexpected.first().map(String::as_str)
+        }
+        _ => None,
     }
 }
 
@@ -299,18 +308,45 @@ mod tests {
                 Ok(_) => anyhow::bail!("{name} was accepted"),
                 Err(violation) => violation,
             };
-            assert_eq!(
-                violation.code.as_str(),
-                expect["code"].as_str().unwrap_or_default(),
-                "{name}: {violation:?}"
-            );
-            assert_eq!(
-                violation.path,
-                expect["path"].as_str().unwrap_or_default(),
-                "{name}: {violation:?}"
-            );
+            let Some(code) = expect["code"].as_str() else {
+                anyhow::bail!("{name}: expect.code is missing");
+            };
+            assert_eq!(violation.code.as_str(), code, "{name}: {violation:?}");
+            let Some(path) = expect["path"].as_str() else {
+                anyhow::bail!("{name}: expect.path is missing (\"\" is the event itself)");
+            };
+            assert_eq!(violation.path, path, "{name}: {violation:?}");
             assert!(!violation.message.is_empty());
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_missing_or_unexpected_property_is_reported_at_its_own_escaped_path() -> anyhow::Result<()>
+    {
+        let schema = serde_json::json!({
+            "type": "object",
+            "required": ["a/b~c"],
+            "properties": {"a/b~c": {"type": "string"}, "inner": {"type": "object", "required": ["x"]}},
+            "additionalProperties": false
+        });
+        let validator = compile("test", &schema.to_string())?;
+        let at = |instance: Value| first_schema_error(&validator, &instance, "/payload");
+        let missing = at(serde_json::json!({}));
+        assert_eq!(
+            missing.map_err(|v| v.path),
+            Err("/payload/a~1b~0c".to_owned())
+        );
+        let unexpected = at(serde_json::json!({"a/b~c": "", "x/y": 1}));
+        assert_eq!(
+            unexpected.map_err(|v| v.path),
+            Err("/payload/x~1y".to_owned())
+        );
+        let nested = at(serde_json::json!({"a/b~c": "", "inner": {}}));
+        assert_eq!(
+            nested.map_err(|v| v.path),
+            Err("/payload/inner/x".to_owned())
+        );
         Ok(())
     }
 

@@ -200,16 +200,14 @@ mod tests {
             let raw = example["event"].to_string();
             match curate(Some(raw.as_bytes()), meta, &contract, &catalogue) {
                 Err(Poison::Contract(violation)) => {
-                    assert_eq!(
-                        violation.code.as_str(),
-                        example["expect"]["code"].as_str().unwrap_or_default(),
-                        "{name}"
-                    );
-                    assert_eq!(
-                        violation.path,
-                        example["expect"]["path"].as_str().unwrap_or_default(),
-                        "{name}"
-                    );
+                    let expect = &example["expect"];
+                    let (Some(code), Some(path)) =
+                        (expect["code"].as_str(), expect["path"].as_str())
+                    else {
+                        panic!("{name}: expect.code and expect.path are required");
+                    };
+                    assert_eq!(violation.code.as_str(), code, "{name}");
+                    assert_eq!(violation.path, path, "{name}");
                 }
                 other => panic!("{name}: {other:?}"),
             }

@@ -2,10 +2,12 @@
 //! files of `schemas/v1`, its codes and statuses are those the code answers
 //! with, and its paths are exactly the routes the ingest router serves.
 
+use axum::http::{header, HeaderMap, HeaderValue};
 use egov_common::config::Settings;
 use egov_common::contract::ErrorCode;
 use egov_common::ops::Readiness;
 use egov_common::EventType;
+use egov_ingest::body::{Encoding, Format};
 use egov_ingest::error::ApiError;
 use egov_ingest::{routes, Ingest, OPENAPI_JSON};
 use serde_json::{json, Value};
@@ -42,27 +44,102 @@ fn strings(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-#[test]
-fn is_openapi_3_1_with_bearer_security() -> anyhow::Result<()> {
+/// The ingest router on a free port (the producer is only created: nothing
+/// here needs Kafka), and its base URL.
+async fn serve() -> anyhow::Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let mut settings = Settings::default();
+    settings.ingest.dev_tokens = true;
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .build_recorder()
+        .handle();
+    let ingest = Ingest::new(
+        &settings.ingest_config(),
+        Some(metrics),
+        Readiness::always(),
+    )?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(async move { axum::serve(listener, ingest.router()).await });
+    Ok((base, server))
+}
+
+#[tokio::test]
+async fn documented_security_is_the_one_the_router_asks_for() -> anyhow::Result<()> {
     let doc = openapi()?;
     assert_eq!(doc["openapi"], "3.1.0");
-    assert_eq!(
-        doc["components"]["securitySchemes"]["bearer"],
-        json!({"type": "http", "scheme": "bearer", "description": doc["components"]["securitySchemes"]["bearer"]["description"]})
+    let schemes = doc["components"]["securitySchemes"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(schemes.keys().collect::<Vec<_>>(), ["bearer"], "one scheme");
+    let bearer = &schemes["bearer"];
+    assert_eq!(bearer["type"], "http");
+    let scheme = bearer["scheme"].as_str().unwrap_or_default();
+    assert!(
+        bearer["description"]
+            .as_str()
+            .is_some_and(|d| !d.trim().is_empty()),
+        "the bearer scheme says what a token is"
     );
-    assert_eq!(
-        doc["paths"]["/v1/events"]["post"]["security"],
-        json!([{"bearer": []}])
+    let post = &doc["paths"]["/v1/events"]["post"];
+    assert_eq!(post["security"], json!([{"bearer": []}]));
+
+    // The router refuses a request without a token with the documented 401,
+    // naming the documented scheme, whatever the body.
+    let (base, server) = serve().await?;
+    let response = reqwest::Client::new()
+        .post(format!("{base}/v1/events"))
+        .header("content-type", "application/json")
+        .body("[]")
+        .send()
+        .await?;
+    assert_eq!(response.status(), 401);
+    assert!(post["responses"]["401"].is_object(), "401 is documented");
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        !scheme.is_empty() && challenge.eq_ignore_ascii_case(scheme),
+        "the router asks for `{challenge}`, the document says `{scheme}`"
     );
+    server.abort();
+    Ok(())
+}
+
+#[test]
+fn documented_media_types_are_those_the_body_reader_takes() -> anyhow::Result<()> {
+    let doc = openapi()?;
     let body = &doc["paths"]["/v1/events"]["post"]["requestBody"]["content"];
-    let types: BTreeSet<&str> = body
+    let documented: Vec<&str> = body
         .as_object()
         .map(|o| o.keys().map(String::as_str).collect())
         .unwrap_or_default();
-    assert_eq!(
-        types,
-        BTreeSet::from(["application/json", "application/x-ndjson"])
-    );
+    let format_of = |content_type: &str| {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type)?);
+        anyhow::Ok(Encoding::of(&headers).map(|e| e.format).ok())
+    };
+    // Each format the reader has is documented under its canonical name, and
+    // each documented name is read as that format.
+    let mut formats = Vec::new();
+    for content_type in &documented {
+        let format = format_of(content_type)?;
+        assert!(format.is_some(), "{content_type} is documented but refused");
+        formats.push(format);
+    }
+    for format in [Format::Json, Format::Ndjson] {
+        assert_eq!(
+            formats.iter().filter(|f| **f == Some(format)).count(),
+            1,
+            "{format:?} documented once: {documented:?}"
+        );
+    }
+    let refused = &doc["paths"]["/v1/events"]["post"]["responses"]["415"];
+    assert!(refused.is_object(), "415 is documented");
+    assert_eq!(format_of("text/plain")?, None);
     Ok(())
 }
 
@@ -188,21 +265,8 @@ async fn every_route_is_documented_and_served() -> anyhow::Result<()> {
         .collect();
     assert_eq!(documented_routes(&doc), served);
 
-    // The router answers every one of them (the producer is only created:
-    // nothing here needs Kafka), and nothing else.
-    let mut settings = Settings::default();
-    settings.ingest.dev_tokens = true;
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .build_recorder()
-        .handle();
-    let ingest = Ingest::new(
-        &settings.ingest_config(),
-        Some(metrics),
-        Readiness::always(),
-    )?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let server = tokio::spawn(async move { axum::serve(listener, ingest.router()).await });
+    // The router answers every one of them, and nothing else.
+    let (base, server) = serve().await?;
     let http = reqwest::Client::new();
     for (method, path) in &served {
         let url = format!("{base}{path}");

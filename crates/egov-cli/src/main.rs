@@ -1,6 +1,7 @@
 //! The `egov` command. Thin wiring: load configuration, set up telemetry,
 //! bind, install signal handlers, and call the services' `run` functions.
 
+mod malloc;
 mod scenario;
 mod status;
 
@@ -134,6 +135,12 @@ enum ReportFormat {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Run | Command::Ingest | Command::Transform | Command::Load
+    ) {
+        malloc::pin_mmap_threshold();
+    }
     if let Command::Token(TokenCommand::New { system, units }) = &cli.command {
         // Needs no configuration but the catalogue's path, read leniently.
         return new_token(cli.config.as_deref(), *system, units);

@@ -459,39 +459,27 @@ mod tests {
             ..LIMITS
         };
         let body = gzip(&vec![b' '; 99_000]).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let gzip_json = Encoding {
+            format: Format::Json,
+            gzip: true,
+        };
         let mut reserved = 0;
-        let decoded = decode(
-            Encoding {
-                format: Format::Json,
-                gzip: true,
-            },
-            &body,
-            &limits,
-            &mut |bytes| {
-                reserved += bytes;
-                Ok(())
-            },
-        )?;
+        let decoded = decode(gzip_json, &body, &limits, &mut |bytes| {
+            reserved += bytes;
+            Ok(())
+        })?;
         assert_eq!(decoded.len(), 99_000);
         assert!(reserved <= 100_001, "{reserved}");
         // A refusal stops the decoding.
         reserved = 0;
-        let refused = decode(
-            Encoding {
-                format: Format::Json,
-                gzip: true,
-            },
-            &body,
-            &limits,
-            &mut |bytes| {
-                reserved += bytes;
-                if reserved > 50_000 {
-                    Err(ApiError::TooLarge("no room".into()))
-                } else {
-                    Ok(())
-                }
-            },
-        );
+        let refused = decode(gzip_json, &body, &limits, &mut |bytes| {
+            reserved += bytes;
+            if reserved > 50_000 {
+                Err(ApiError::TooLarge("no room".into()))
+            } else {
+                Ok(())
+            }
+        });
         assert!(refused.is_err());
         if let Cow::Owned(vec) = decoded {
             assert!(vec.capacity() <= 100_001, "{}", vec.capacity());

@@ -257,17 +257,7 @@ async fn one_token_cannot_hold_every_slot() -> anyhow::Result<()> {
 
     // A client that goes away gives its slot back.
     drop(held);
-    let started = Instant::now();
-    loop {
-        let (status, _) = pipeline.post_json(ONESTOP_TOKEN, &json!([])).await?;
-        if status == 200 {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(10) {
-            bail!("the slots were not given back: still {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    post_until_200(&pipeline, &json!([]), "the slots were not given back").await?;
     pipeline.stop().await
 }
 
@@ -308,18 +298,8 @@ async fn bodies_in_hand_are_bounded_in_memory() -> anyhow::Result<()> {
     assert_eq!(response.status(), 503);
     // Once the held body is gone, its memory is free again.
     drop(held);
-    let started = Instant::now();
     let big = json!([dossier("big", 70 * 1024)]);
-    loop {
-        let (status, answer) = pipeline.post_json(ONESTOP_TOKEN, &big).await?;
-        if status == 200 {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(10) {
-            bail!("the memory was not given back: still {status} {answer}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    post_until_200(&pipeline, &big, "the memory was not given back").await?;
     pipeline.stop().await
 }
 
@@ -457,4 +437,20 @@ async fn https_ingest_works_and_plain_http_to_it_fails() -> anyhow::Result<()> {
         )
         .await?;
     pipeline.stop().await
+}
+
+/// Posts `body` with the one-stop token until it is answered 200; fails with
+/// `what` and the last answer after 10 s.
+async fn post_until_200(pipeline: &Pipeline, body: &Value, what: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let (status, answer) = pipeline.post_json(ONESTOP_TOKEN, body).await?;
+        if status == 200 {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            bail!("{what}: still {status} {answer}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -4,10 +4,13 @@
 //! figures are the peak memory of the process and the normal client's
 //! latencies.
 
-use crate::events::Batch;
+use crate::bench::Bench;
+use crate::egov::status_kib;
+use crate::events::{Batch, Generator};
+use crate::say;
 use anyhow::Context;
 use bytes::Bytes;
-use egov_common::config::IngestSection;
+use egov_common::config::{IngestSection, Settings};
 use egov_common::System;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -17,6 +20,51 @@ use std::time::{Duration, Instant};
 
 const ABUSER_TOKEN: &str = "local-documents";
 const NORMAL_TOKEN: &str = "local-onestop";
+
+/// `egov ingest` with its default settings under `abuse_clients` clients
+/// sending worst-case bodies for `abuse_secs`.
+pub async fn phase(bench: &mut Bench<'_>) -> anyhow::Result<()> {
+    let (args, names) = (bench.args, bench.names);
+    let defaults = Settings::default().ingest;
+    let bodies = bodies(&defaults)?;
+    let normal = Generator::new(&bench.catalogue, format!("bench-{}-a-", names.id), 5)
+        .batches(200 * args.batch, args.batch)
+        .into_iter()
+        .map(Batch::body_only)
+        .collect();
+    let what = format!(
+        "abuse: {} clients with worst-case bodies for {} s against ",
+        args.abuse_clients, args.abuse_secs
+    );
+    let (process, address) = bench
+        .start_egov("ingest", &names.abuse, "egov-ingest-abuse.log", &what)
+        .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = status_kib(process.pid, "VmRSS").unwrap_or(0) as f64 / 1024.0;
+    let mut figures = run(
+        &address,
+        bodies,
+        normal,
+        args.abuse_clients,
+        args.abuse_secs,
+    )
+    .await?;
+    figures.rss_mib_max = process.stop().await?.hwm_kib as f64 / 1024.0;
+    figures.rss_mib_idle = idle;
+    say(format!(
+        "abuse: peak RSS {:.0} MiB; normal client p50 {:.0} ms, p99 {:.0} ms, {} of {} requests failed; abusive answers {:?}",
+        figures.rss_mib_max,
+        figures.normal_p50_ms,
+        figures.normal_p99_ms,
+        figures.normal_failures,
+        figures.normal_requests,
+        figures.abusive_answers
+    ));
+    bench.results.abuse_rss_mib_max = figures.rss_mib_max;
+    bench.results.abuse_normal_p99_ms = figures.normal_p99_ms;
+    bench.results.abuse = Some(figures);
+    Ok(())
+}
 
 /// One kind of hostile body.
 #[derive(Clone)]

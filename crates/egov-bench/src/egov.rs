@@ -1,6 +1,10 @@
-//! `egov run` as a separate process, with its memory sampled from /proc.
+//! `egov run` / `egov ingest` as a separate process, its environment, and
+//! its memory sampled from /proc.
 
+use crate::args::Args;
+use crate::names::Names;
 use anyhow::{bail, Context};
+use egov_common::config::Settings;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -172,4 +176,59 @@ impl Drop for EgovProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// The environment of an `egov` process under test.
+pub fn egov_env(
+    args: &Args,
+    settings: &Settings,
+    names: &Names,
+    raw_topic: &str,
+    ingest_addr: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let kafka = &settings.kafka;
+    let mut env: Vec<(String, String)> = [
+        ("EGOV__KAFKA__BROKERS", kafka.brokers.clone()),
+        ("EGOV__KAFKA__RAW_TOPIC", raw_topic.to_owned()),
+        ("EGOV__KAFKA__CURATED_TOPIC", names.curated.clone()),
+        ("EGOV__KAFKA__DLQ_TOPIC", names.dlq.clone()),
+        (
+            "EGOV__KAFKA__TRANSFORM_GROUP",
+            names.transform_group.clone(),
+        ),
+        ("EGOV__KAFKA__LOAD_GROUP", names.load_group.clone()),
+        ("EGOV__KAFKA__PARTITIONS", kafka.partitions.to_string()),
+        ("EGOV__CLICKHOUSE__URL", settings.clickhouse.url.clone()),
+        ("EGOV__CLICKHOUSE__USER", settings.clickhouse.user.clone()),
+        (
+            "EGOV__CLICKHOUSE__PASSWORD",
+            settings.clickhouse.password.expose().to_owned(),
+        ),
+        ("EGOV__CLICKHOUSE__DATABASE", names.pipeline_db.clone()),
+        ("EGOV__INGEST__LISTEN", ingest_addr.to_owned()),
+        (
+            "EGOV__TRANSFORM__LISTEN",
+            format!("127.0.0.1:{}", free_port()?),
+        ),
+        ("EGOV__LOAD__LISTEN", format!("127.0.0.1:{}", free_port()?)),
+        // The development tokens (crate::ingest uses them).
+        ("EGOV__INGEST__DEV_TOKENS", "true".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for extra in args.egov_env.iter().filter(|e| !e.trim().is_empty()) {
+        let (key, value) = extra
+            .split_once('=')
+            .with_context(|| format!("BENCH_EGOV_ENV: `{extra}` is not KEY=VALUE"))?;
+        env.push((key.trim().to_owned(), value.to_owned()));
+    }
+    Ok(env)
 }

@@ -3,10 +3,13 @@
 //! materialized view, each from a topic and consumer group of its own into an
 //! equivalent `events` table.
 
+use crate::bench::Bench;
 use crate::ch::{literal, ClickHouse, Visible};
-use crate::events::Batch;
+use crate::events::{Batch, Generator};
+use crate::report::{median, LoadRound};
+use crate::{produce, say};
 use anyhow::Context;
-use egov_common::config::Settings;
+use egov_common::config::{ClickHouseConfig, Settings};
 use egov_common::contract::Contract;
 use egov_common::Catalogue;
 use egov_transform::curate::{curate, RawMeta};
@@ -14,6 +17,89 @@ use std::time::{Duration, Instant};
 
 const POLL: Duration = Duration::from_millis(100);
 const TIMEOUT: Duration = Duration::from_secs(600);
+
+/// egov load against the Kafka engine on the same curated messages, in
+/// rounds that alternate which goes first.
+pub async fn phase(bench: &mut Bench<'_>) -> anyhow::Result<()> {
+    let (args, names, settings, ch) = (bench.args, bench.names, bench.settings, &bench.ch);
+    let catalogue = &bench.catalogue;
+    say(format!(
+        "load: curating {} events and filling two topics",
+        args.load_rows
+    ));
+    let load_batches = Generator::new(catalogue, format!("bench-{}-l-", names.id), 2)
+        .batches(args.load_rows, args.batch);
+    let messages = curated_messages(&load_batches, catalogue)?;
+    drop(load_batches);
+    bench.results.curated_event_bytes =
+        messages.iter().map(|(_, v)| v.len()).sum::<usize>() as f64 / messages.len().max(1) as f64;
+    produce::prefill(
+        &settings.kafka,
+        &[&names.load_topic, &names.engine_topic],
+        &messages,
+    )
+    .await?;
+    drop(messages);
+    let rows = args.load_rows as u64;
+    for r in 0..args.rounds {
+        let mut pair = LoadRound::default();
+        for egov_first in [r % 2 == 0, r % 2 == 1] {
+            ch.quiesce(Duration::from_secs(60)).await;
+            if egov_first {
+                say(format!("load round {}: egov load", r + 1));
+                let database = names.load_db(r);
+                egov_load::migrate::migrate(
+                    &ClickHouseConfig {
+                        database: database.clone(),
+                        ..settings.clickhouse.clone()
+                    },
+                    catalogue,
+                )
+                .await?;
+                let visible = egov_load(
+                    settings,
+                    ch,
+                    &names.load_topic,
+                    &names.load_group_of(r),
+                    &database,
+                    rows,
+                )
+                .await?;
+                pair.load_rows_per_s = rows as f64 / visible.all_rows.as_secs_f64();
+                pair.load_all_rows_s = visible.all_rows.as_secs_f64();
+                pair.load_first_row_s = visible.first_row.map_or(f64::NAN, |d| d.as_secs_f64());
+            } else {
+                say(format!("load round {}: Kafka engine", r + 1));
+                let visible = kafka_engine(
+                    ch,
+                    &settings.kafka.brokers,
+                    &names.engine_topic,
+                    &names.engine_group_of(r),
+                    &names.engine_db(r),
+                    rows,
+                )
+                .await?;
+                pair.kafka_engine_rows_per_s = rows as f64 / visible.all_rows.as_secs_f64();
+                pair.kafka_engine_all_rows_s = visible.all_rows.as_secs_f64();
+                pair.kafka_engine_first_row_s =
+                    visible.first_row.map_or(f64::NAN, |d| d.as_secs_f64());
+            }
+        }
+        say(format!(
+            "load round {}: egov load {:.0} rows/s, Kafka engine {:.0} rows/s",
+            r + 1,
+            pair.load_rows_per_s,
+            pair.kafka_engine_rows_per_s
+        ));
+        bench.results.load_rounds.push(pair);
+    }
+    let results = &mut bench.results;
+    let of =
+        |f: fn(&LoadRound) -> f64| median(&results.load_rounds.iter().map(f).collect::<Vec<_>>());
+    results.load_rows_per_s = of(|r| r.load_rows_per_s);
+    results.kafka_engine_rows_per_s = of(|r| r.kafka_engine_rows_per_s);
+    Ok(())
+}
 
 /// What transform would write for every event: (key, curated JSON).
 pub fn curated_messages(

@@ -1,6 +1,6 @@
 //! The results: what `results.json` holds and the table printed at the end.
 
-use crate::ingest::Freshness;
+use crate::freshness::Freshness;
 use serde::Serialize;
 use std::process::Command;
 
@@ -457,5 +457,16 @@ impl Results {
             out.push_str(&format!("\nwarning: {warning}"));
         }
         out
+    }
+}
+
+/// The median of the finite values (NaN when there is none).
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
     }
 }

@@ -206,20 +206,34 @@ impl Drop for Pipeline {
         if !self.cleanup {
             return;
         }
-        // Drop cannot await; clean up on a thread of its own with its own runtime.
-        let settings = self.settings.clone();
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(runtime) = runtime {
-                if let Err(error) = runtime.block_on(remove_resources(&settings)) {
-                    eprintln!("test cleanup: {error:#}");
-                }
-            }
-        });
-        let _ = cleanup.join();
+        remove_resources_blocking(&self.settings);
     }
+}
+
+/// Removes the test's topics and database when dropped (for tests without a [`Pipeline`]).
+pub struct Cleanup(pub Settings);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        remove_resources_blocking(&self.0);
+    }
+}
+
+/// [`remove_resources`] where one cannot await (in `drop`): on a thread of its
+/// own with its own runtime.
+pub fn remove_resources_blocking(settings: &Settings) {
+    let settings = settings.clone();
+    let cleanup = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        if let Ok(runtime) = runtime {
+            if let Err(error) = runtime.block_on(remove_resources(&settings)) {
+                eprintln!("test cleanup: {error:#}");
+            }
+        }
+    });
+    let _ = cleanup.join();
 }
 
 /// Drops the test's database and deletes its topics.

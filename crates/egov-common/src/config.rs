@@ -68,6 +68,15 @@ pub struct KafkaConfig {
     pub dlq_topic: String,
     /// Partitions for topics the pipeline creates itself.
     pub partitions: i32,
+    /// Replicas of every topic the pipeline creates; `min.insync.replicas` is
+    /// one less (at least 1), so an acks=all write survives the loss of a broker.
+    pub replication_factor: i32,
+    /// How long each topic keeps its messages, in days (0: forever). The raw
+    /// topic is the ledger `egov reconcile` reads, the dead letters wait for
+    /// `egov dlq replay`.
+    pub raw_retention_days: u32,
+    pub curated_retention_days: u32,
+    pub dlq_retention_days: u32,
     pub transform_group: String,
     pub load_group: String,
     /// How long a produce may wait for the broker's acknowledgement.
@@ -90,6 +99,12 @@ pub struct KafkaConfig {
 impl KafkaConfig {
     /// What librdkafka would only refuse when a client is created, said at load.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.replication_factor < 1 || self.partitions < 1 {
+            return Err(ConfigError::Invalid(format!(
+                "kafka.replication_factor ({}) and kafka.partitions ({}) must be at least 1",
+                self.replication_factor, self.partitions
+            )));
+        }
         if self.security_protocol.uses_sasl()
             && (self.sasl_username.is_empty() || self.sasl_password.is_empty())
         {
@@ -110,6 +125,10 @@ impl Default for KafkaConfig {
             curated_topic: "egov.curated.v1".into(),
             dlq_topic: "egov.dlq.v1".into(),
             partitions: 3,
+            replication_factor: 1,
+            raw_retention_days: 7,
+            curated_retention_days: 3,
+            dlq_retention_days: 30,
             transform_group: "egov-transform".into(),
             load_group: "egov-load".into(),
             produce_timeout_ms: 10_000,

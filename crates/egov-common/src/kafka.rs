@@ -2,8 +2,6 @@
 //! and the headers that travel with every message.
 
 use crate::config::KafkaConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -158,24 +156,12 @@ where
     }
 }
 
-/// Creates the topics that do not exist yet; existing ones are left as they are.
+/// Creates the topics that do not exist yet as configured (replicas,
+/// `min.insync.replicas`, retention: [`crate::topics`]); existing ones are left
+/// as they are, and reported when weaker than configured.
 pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = client_config(config).create()?;
-    let new_topics: Vec<NewTopic<'_>> = topics
-        .iter()
-        .map(|name| NewTopic::new(name, config.partitions, TopicReplication::Fixed(1)))
-        .collect();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    for result in admin.create_topics(&new_topics, &options).await? {
-        match result {
-            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => {
-                return Err(KafkaError::AdminOp(code)).inspect_err(|_| {
-                    tracing::error!(topic, %code, "cannot create topic");
-                })
-            }
-        }
-    }
+    let checks = crate::topics::ensure(config, topics).await?;
+    crate::topics::report(&checks);
     Ok(())
 }
 
@@ -271,15 +257,18 @@ where
 
 /// [`ensure_topics`] until it succeeds or `shutdown`: a service starting while
 /// Kafka is down keeps running (ingest answers 503 meanwhile) instead of exiting.
+/// Then the topics are checked again every [`crate::topics::RECHECK_INTERVAL`]
+/// until `shutdown`, so that the gauge follows a topic fixed or weakened while
+/// the service runs; a change is logged.
 pub async fn ensure_topics_retrying(
     config: &KafkaConfig,
     topics: &[&str],
     mut shutdown: crate::shutdown::Shutdown,
 ) {
     let mut backoff = Duration::from_millis(500);
-    loop {
-        match ensure_topics(config, topics).await {
-            Ok(()) => return,
+    let first = loop {
+        match crate::topics::ensure(config, topics).await {
+            Ok(checks) => break checks,
             Err(error) => {
                 tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "cannot create topics yet; retrying");
             }
@@ -289,7 +278,31 @@ pub async fn ensure_topics_retrying(
             _ = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(10));
-    }
+    };
+    crate::topics::report(&first);
+    let config = config.clone();
+    let topics: Vec<String> = topics.iter().map(|t| (*t).to_owned()).collect();
+    tokio::spawn(async move {
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let mut last = first;
+        loop {
+            tokio::select! {
+                _ = shutdown.wait() => return,
+                _ = tokio::time::sleep(crate::topics::RECHECK_INTERVAL) => {}
+            }
+            match crate::topics::check(&config, &names).await {
+                Ok(checks) if checks != last => {
+                    crate::topics::report(&checks);
+                    if checks.iter().all(|c| c.weaker.is_empty()) {
+                        tracing::info!(topics = ?names, "topic settings as configured now");
+                    }
+                    last = checks;
+                }
+                Ok(_) => {}
+                Err(error) => tracing::debug!(%error, "topic settings not checked"),
+            }
+        }
+    });
 }
 
 /// The next message. Errors a consumer reports (the broker went away, a

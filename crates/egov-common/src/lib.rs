@@ -15,6 +15,7 @@ pub mod stall;
 pub mod telemetry;
 pub mod time;
 pub mod tls;
+pub mod topics;
 
 pub use catalogue::{Catalogue, Unit};
 pub use config::Settings;

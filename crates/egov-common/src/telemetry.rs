@@ -107,6 +107,10 @@ fn describe_metrics() {
         "egov_consumer_lag",
         "Messages in a partition not yet read by a consumer service (high watermark minus position)."
     );
+    describe_gauge!(
+        "egov_topic_weaker_than_config",
+        "Settings (replication factor, min.insync.replicas, retention) in which a pipeline topic is weaker than configured; 0 when as configured or stronger."
+    );
     describe_counter!(
         "egov_transform_messages_total",
         "Raw messages transform handled (curated or dead-lettered)."

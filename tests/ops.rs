@@ -579,9 +579,8 @@ async fn a_load_that_cannot_insert_is_stalled_in_readyz_and_metrics_until_it_can
     settings.ops.stall_after_s = 2;
     // As in `egov run`: one readiness for ingest, transform and load.
     let pipeline = Pipeline::start_as_one_process(settings, Some(recorder()?)).await?;
-    let stalled_seconds = |stage: &str| {
+    let metric = |series: String| {
         let pipeline = &pipeline;
-        let series = format!("egov_stage_stalled_seconds{{service=\"{stage}\"}}");
         async move {
             let text = pipeline
                 .http
@@ -593,6 +592,8 @@ async fn a_load_that_cannot_insert_is_stalled_in_readyz_and_metrics_until_it_can
             Ok::<_, anyhow::Error>(sample(&text, &series))
         }
     };
+    let stalled_seconds =
+        |stage: &str| metric(format!("egov_stage_stalled_seconds{{service=\"{stage}\"}}"));
     wait_pipeline_readyz(&pipeline, Duration::from_secs(30), |status, _| {
         status == 200
     })
@@ -634,6 +635,11 @@ async fn a_load_that_cannot_insert_is_stalled_in_readyz_and_metrics_until_it_can
     assert!(seconds >= 2, "{reason}");
     assert!(stalled_seconds("load").await? >= 2.0);
     assert_eq!(stalled_seconds("transform").await?, 0.0);
+    // The readiness check of that stage fails, in the metrics too.
+    let check_ok = |check: &str| metric(format!("egov_readiness_check_ok{{check=\"{check}\"}}"));
+    assert_eq!(check_ok("load").await?, 0.0);
+    assert_eq!(check_ok("transform").await?, 1.0);
+    assert_eq!(check_ok("clickhouse").await?, 1.0);
     // Alive all the same.
     let health = pipeline.http.get(pipeline.url("/healthz")).send().await?;
     assert_eq!(health.status(), 200);
@@ -654,5 +660,6 @@ async fn a_load_that_cannot_insert_is_stalled_in_readyz_and_metrics_until_it_can
     .await?;
     pipeline.wait_for(count, 3, Duration::from_secs(30)).await?;
     assert_eq!(stalled_seconds("load").await?, 0.0);
+    assert_eq!(check_ok("load").await?, 1.0);
     pipeline.stop().await
 }

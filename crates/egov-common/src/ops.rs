@@ -205,6 +205,8 @@ impl Readiness {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(slot) = results.get_mut(&check) {
+            metrics::gauge!("egov_readiness_check_ok", "check" => check.as_str())
+                .set(f64::from(u8::from(result.is_ok())));
             if *slot != result {
                 match &result {
                     Ok(()) => info!(check = check.as_str(), "readiness check passes"),

@@ -108,6 +108,10 @@ fn describe_metrics() {
         "Messages in a partition not yet read by a consumer service (high watermark minus position)."
     );
     describe_gauge!(
+        "egov_readiness_check_ok",
+        "1 while the readiness check (kafka, clickhouse, catalogue, transform, load) passes, 0 while it fails (/readyz then answers 503)."
+    );
+    describe_gauge!(
         "egov_topic_weaker_than_config",
         "Settings (replication factor, min.insync.replicas, retention) in which a pipeline topic is weaker than configured; 0 when as configured or stronger."
     );

@@ -55,6 +55,8 @@ if step "Python tools (tests/requirements.txt into .local/venv)" install_python_
 else
   failed+=("Python checks (skipped)")
 fi
+# The Prometheus scrape config and alert rules, and the rules' unit tests (promtool).
+step "Prometheus config and alert rules (deploy/prometheus/check.sh)" deploy/prometheus/check.sh || true
 # up.sh keeps data unless --purge: on a second instance in a temp dir, other ports.
 step "up.sh keeps data (deploy/local/tests/up_keeps_data.sh)" deploy/local/tests/up_keeps_data.sh || true
 step "cargo fmt --check" cargo fmt --all -- --check || true

@@ -125,6 +125,10 @@ struct ReconcileArgs {
     /// Show every day, not only those that do not add up.
     #[arg(long)]
     all: bool,
+    /// Also write the result in Prometheus's text format to this file (for
+    /// node_exporter's textfile collector; replaced at once, see docs/operations.md).
+    #[arg(long, value_name = "FILE")]
+    prometheus_textfile: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -333,6 +337,13 @@ async fn reconcile(settings: &Settings, args: ReconcileArgs) -> anyhow::Result<(
         }
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     };
+    if let Some(file) = &args.prometheus_textfile {
+        write_replacing(
+            file,
+            &result.prometheus_text(chrono::Utc::now().timestamp()),
+        )
+        .with_context(|| format!("writing {}", file.display()))?;
+    }
     match args.format {
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&result)?),
         ReportFormat::Table => {
@@ -372,6 +383,17 @@ async fn reconcile(settings: &Settings, args: ReconcileArgs) -> anyhow::Result<(
         );
     }
     Ok(())
+}
+
+/// Writes `text` beside `file`, then renames it over `file`: a reader (node_exporter)
+/// sees the old file or the new one, never a part.
+fn write_replacing(file: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut temporary = file.as_os_str().to_owned();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, file).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temporary);
+    })
 }
 
 async fn run_all(settings: Settings) -> anyhow::Result<()> {

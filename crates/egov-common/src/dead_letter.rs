@@ -133,6 +133,16 @@ impl Service {
             Service::Load => "load",
         }
     }
+
+    /// Shows `egov_dead_letters_total{service,reason}` of this service at 0 for
+    /// every reason from the start: Prometheus's `increase()` sees a series'
+    /// first letter only if the series was there before it.
+    pub fn register_dead_letter_metrics(self) {
+        for reason in Reason::ALL {
+            metrics::counter!("egov_dead_letters_total", "service" => self.as_str(), "reason" => reason.as_str())
+                .increment(0);
+        }
+    }
 }
 
 /// Where a message was read: its topic, partition and offset.

@@ -7,6 +7,7 @@
 pub mod ch;
 pub mod migrate;
 pub mod reconcile;
+pub mod replicas;
 
 use ::clickhouse::Row;
 use egov_common::config::LoadConfig;
@@ -111,6 +112,8 @@ pub async fn run_with(
         readiness,
         Duration::from_secs(config.ops.stall_after_s),
     );
+    replicas::spawn(&config.clickhouse, shutdown.clone());
+    Service::Load.register_dead_letter_metrics();
     let producer = kafka::durable_producer(&config.kafka)?;
     let client = ch::insert_client(&config.clickhouse)?;
     let limits = &config.service;

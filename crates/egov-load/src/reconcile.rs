@@ -47,6 +47,39 @@ impl Reconciliation {
     pub fn missing(&self) -> u64 {
         self.days.iter().map(|d| d.missing).sum()
     }
+
+    /// The result in Prometheus's text format, for node_exporter's textfile
+    /// collector (`egov reconcile --prometheus-textfile`): per system (every
+    /// system, 0 when it has no events) the totals over all days, and
+    /// `egov_reconcile_last_run_timestamp_seconds` = `at_unix_s`.
+    pub fn prometheus_text(&self, at_unix_s: i64) -> String {
+        type Field = fn(&DayAccount) -> u64;
+        let gauges: [(&str, &str, Field); 5] = [
+            ("egov_reconcile_missing_events", "Events accepted at ingest (raw topic) neither in ClickHouse nor in the dead-letter topic, at the last egov reconcile.", |d| d.missing),
+            ("egov_reconcile_accepted_events", "Distinct events in the raw topic, at the last egov reconcile.", |d| d.accepted),
+            ("egov_reconcile_loaded_events", "Distinct events in ClickHouse, at the last egov reconcile.", |d| d.loaded),
+            ("egov_reconcile_dead_lettered_events", "Events accepted, not loaded, in the dead-letter topic, at the last egov reconcile.", |d| d.dead_lettered),
+            ("egov_reconcile_unaccounted_events", "Events in ClickHouse not in the raw topic (e.g. past its retention), at the last egov reconcile.", |d| d.unaccounted),
+        ];
+        let mut text = String::new();
+        for (name, help, field) in gauges {
+            text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+            for system in egov_common::System::ALL.map(|s| s.as_str()) {
+                let total: u64 = self
+                    .days
+                    .iter()
+                    .filter(|d| d.system == system)
+                    .map(field)
+                    .sum();
+                text.push_str(&format!("{name}{{system=\"{system}\"}} {total}\n"));
+            }
+        }
+        let name = "egov_reconcile_last_run_timestamp_seconds";
+        text.push_str(&format!(
+            "# HELP {name} When the last egov reconcile completed (Unix time).\n# TYPE {name} gauge\n{name} {at_unix_s}\n"
+        ));
+        text
+    }
 }
 
 #[derive(Deserialize)]
@@ -172,4 +205,46 @@ pub async fn reconcile(
         days: days.into_values().collect(),
         unreadable_raw_messages: unreadable,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_textfile_has_every_system_and_the_totals() {
+        let day = |system: &str, d: u32, missing: u64| DayAccount {
+            system: system.to_owned(),
+            date: NaiveDate::from_ymd_opt(2021, 3, d).unwrap_or_default(),
+            accepted: 10,
+            loaded: 10 - missing - 1,
+            dead_lettered: 1,
+            missing,
+            unaccounted: 0,
+        };
+        let result = Reconciliation {
+            days: vec![day("onestop", 1, 2), day("onestop", 2, 3)],
+            unreadable_raw_messages: 0,
+        };
+        let text = result.prometheus_text(1_700_000_000);
+        let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            samples,
+            vec![
+                "egov_reconcile_missing_events{system=\"documents\"} 0",
+                "egov_reconcile_missing_events{system=\"onestop\"} 5",
+                "egov_reconcile_accepted_events{system=\"documents\"} 0",
+                "egov_reconcile_accepted_events{system=\"onestop\"} 20",
+                "egov_reconcile_loaded_events{system=\"documents\"} 0",
+                "egov_reconcile_loaded_events{system=\"onestop\"} 13",
+                "egov_reconcile_dead_lettered_events{system=\"documents\"} 0",
+                "egov_reconcile_dead_lettered_events{system=\"onestop\"} 2",
+                "egov_reconcile_unaccounted_events{system=\"documents\"} 0",
+                "egov_reconcile_unaccounted_events{system=\"onestop\"} 0",
+                "egov_reconcile_last_run_timestamp_seconds 1700000000",
+            ]
+        );
+        assert!(text.contains("# TYPE egov_reconcile_missing_events gauge\n"));
+        assert!(text.ends_with('\n'));
+    }
 }

@@ -62,6 +62,7 @@ pub async fn run_with(
         shutdown.clone(),
     )
     .await;
+    Service::Transform.register_dead_letter_metrics();
     let catalogue = Catalogue::load(config.catalogue.path.as_deref())?;
     let contract = Contract::v1()?;
     let producer = kafka::durable_producer(topics)?;

@@ -30,10 +30,11 @@ PURGE_HINT="up.sh never deletes data: move it away, or run deploy/local/up.sh --
 WAIT_SECS=${EGOV_LOCAL_WAIT_SECS:-90}
 
 # Build deps of rdkafka's bundled librdkafka (cmake-build) + the services + tools the scripts use
-# (prometheus for promtool: deploy/prometheus/check.sh).
+# (prometheus for promtool: deploy/prometheus/check.sh; zookeeper's jars for ClickHouse
+# replication in tests/replicas.rs).
 APT_PACKAGES=(
   cmake libcurl4-openssl-dev libsasl2-dev libssl-dev zlib1g-dev libzstd-dev pkg-config
-  clickhouse-server clickhouse-client kcat curl python3 python3-venv prometheus
+  clickhouse-server clickhouse-client kcat curl python3 python3-venv prometheus zookeeper
 )
 
 ensure_packages() {

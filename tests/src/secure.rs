@@ -39,14 +39,14 @@ impl Drop for TempDir {
 }
 
 /// A child process killed on drop.
-struct Server {
+pub struct Server {
     name: &'static str,
     child: Child,
     logs: Vec<PathBuf>,
 }
 
 impl Server {
-    fn spawn(
+    pub fn spawn(
         name: &'static str,
         mut command: Command,
         dir: &Path,
@@ -65,7 +65,7 @@ impl Server {
     }
 
     /// Fails when the process has exited, with the end of its logs.
-    fn ensure_running(&mut self) -> anyhow::Result<()> {
+    pub fn ensure_running(&mut self) -> anyhow::Result<()> {
         if let Some(status) = self.child.try_wait()? {
             bail!("{} exited ({status}):\n{}", self.name, self.log_tail());
         }
@@ -253,7 +253,7 @@ fn kafka_libs() -> anyhow::Result<PathBuf> {
     Ok(libs)
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 

@@ -4,12 +4,15 @@
 //!
 //! - `egov_clickhouse_replica_delay_seconds{table,replica}`: how far this
 //!   replica is behind (`absolute_delay`: the age of the oldest part it still
-//!   has to fetch);
+//!   has to fetch); NaN (unknown) while it has no ZooKeeper session, when
+//!   18.16 reports the current Unix time as the delay;
 //! - `egov_clickhouse_replicas_active{table,replica}` and
 //!   `egov_clickhouse_replicas_total{table,replica}`: replicas of the table's
 //!   shard alive in ZooKeeper, and configured (fewer active: a replica down);
 //! - `egov_clickhouse_replica_readonly{table,replica}`: 1 while the replica
-//!   lost ZooKeeper and refuses inserts.
+//!   has no usable ZooKeeper session and refuses inserts: read-only, session
+//!   expired, or not even itself active (with ZooKeeper unreachable, 18.16
+//!   shows `active_replicas` 0 long before `is_readonly`).
 //!
 //! On a single server (no `Replicated*` tables) there is nothing to report and
 //! no series appear. One server only knows its own delay: to watch every
@@ -32,6 +35,7 @@ pub struct ReplicaRow {
     pub table: String,
     pub replica_name: String,
     pub is_readonly: u8,
+    pub is_session_expired: u8,
     pub absolute_delay: u64,
     pub queue_size: u32,
     pub active_replicas: u8,
@@ -45,7 +49,7 @@ pub async fn measure(
 ) -> Result<Vec<ReplicaRow>, clickhouse::error::Error> {
     client
         .query(
-            "SELECT table, replica_name, is_readonly, absolute_delay, queue_size, \
+            "SELECT table, replica_name, is_readonly, is_session_expired, absolute_delay, queue_size, \
              active_replicas, total_replicas FROM system.replicas WHERE database = ? \
              ORDER BY table",
         )
@@ -57,18 +61,23 @@ pub async fn measure(
 /// Sets the gauges of the module documentation from `rows`.
 pub fn record(rows: &[ReplicaRow]) {
     for row in rows {
+        let no_zookeeper =
+            row.is_readonly == 1 || row.is_session_expired == 1 || row.active_replicas == 0;
         let labels = [
             ("table", row.table.clone()),
             ("replica", row.replica_name.clone()),
         ];
-        metrics::gauge!("egov_clickhouse_replica_delay_seconds", &labels)
-            .set(row.absolute_delay as f64);
+        metrics::gauge!("egov_clickhouse_replica_delay_seconds", &labels).set(if no_zookeeper {
+            f64::NAN
+        } else {
+            row.absolute_delay as f64
+        });
         metrics::gauge!("egov_clickhouse_replicas_active", &labels)
             .set(f64::from(row.active_replicas));
         metrics::gauge!("egov_clickhouse_replicas_total", &labels)
             .set(f64::from(row.total_replicas));
         metrics::gauge!("egov_clickhouse_replica_readonly", &labels)
-            .set(f64::from(row.is_readonly));
+            .set(f64::from(u8::from(no_zookeeper)));
     }
 }
 

@@ -19,6 +19,16 @@ use std::time::Duration;
 
 /// Writes one message per line to `topic` with kcat, an independent client.
 fn kcat_produce(brokers: &str, topic: &str, lines: &[String]) -> anyhow::Result<()> {
+    kcat_produce_with(brokers, topic, &[], lines)
+}
+
+/// [`kcat_produce`] with more headers (`name=value`) on every message.
+fn kcat_produce_with(
+    brokers: &str,
+    topic: &str,
+    headers: &[String],
+    lines: &[String],
+) -> anyhow::Result<()> {
     let mut child = Command::new("kcat")
         .args([
             "-b",
@@ -29,6 +39,7 @@ fn kcat_produce(brokers: &str, topic: &str, lines: &[String]) -> anyhow::Result<
             "-H",
             "egov-system=onestop",
         ])
+        .args(headers.iter().flat_map(|h| ["-H", h.as_str()]))
         .stdin(Stdio::piped())
         .spawn()?;
     let mut stdin = child
@@ -212,6 +223,54 @@ async fn poison_goes_to_the_dead_letter_topic_and_a_fixed_replay_counts_once() -
         replay::ReplayStats::default()
     );
     std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// Transform skips the schemas only for events ingest sealed with the
+/// pipeline's key: an event sealed under another key is checked in full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_under_a_forged_seal_is_checked_in_full() -> anyhow::Result<()> {
+    let pipeline = Pipeline::start("forged").await?;
+    let settings = pipeline.settings.clone();
+    let received_ms = "1620356400000";
+    let invalid = json!({"event_id": "forged-1", "event_type": "dossier.received", "occurred_at": "2021-05-07T10:00:00+07:00",
+        "unit_code": "244", "payload": {"dossier_id": "HS-1"}})
+    .to_string();
+    let valid = json!({"event_id": "forged-2", "event_type": "dossier.resolved", "occurred_at": "2021-05-07T10:00:00+07:00",
+        "unit_code": "244", "payload": {"dossier_id": "HS-1"}})
+    .to_string();
+    // Sealed as ingest would, but under a key that is not the pipeline's.
+    let forger = egov_common::seal::SealKey::new(b"not the pipeline's key");
+    for line in [&invalid, &valid] {
+        let seal = forger.seal("onestop", received_ms, line.as_bytes());
+        kcat_produce_with(
+            &settings.kafka.brokers,
+            &settings.kafka.raw_topic,
+            &[
+                format!("egov-received-ms={received_ms}"),
+                format!("{}={seal}", egov_common::seal::HEADER_SEAL),
+            ],
+            std::slice::from_ref(line),
+        )?;
+    }
+    pipeline
+        .wait_for(
+            "SELECT uniqExact(event_id) FROM events",
+            1,
+            Duration::from_secs(60),
+        )
+        .await?;
+    let letters = letters_when(&settings, 1).await?;
+    let reasons: Vec<(&str, Option<&str>)> = letters
+        .iter()
+        .map(|l| (l.reason.as_str(), l.event_id.as_deref()))
+        .collect();
+    assert_eq!(reasons, vec![("invalid", Some("forged-1"))]);
+    assert!(letters[0].detail.contains("/payload"), "{:?}", letters[0]);
+    let loaded = pipeline
+        .query("SELECT event_id FROM events FINAL FORMAT TSV")
+        .await?;
+    assert_eq!(loaded, "forged-2\n");
     Ok(())
 }
 

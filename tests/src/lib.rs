@@ -36,6 +36,8 @@ pub fn unique_settings(label: &str) -> anyhow::Result<Settings> {
     kafka.transform_group = format!("test.{id}.transform");
     kafka.load_group = format!("test.{id}.load");
     kafka.partitions = 2;
+    // Ingest seals what it checked and transform trusts it, as under `egov run`.
+    kafka.seal_key = egov_common::config::Secret::new(egov_common::seal::random_key());
     settings.clickhouse.database = format!("egov_test_{id}");
     // Small batches keep tests quick; the limits themselves are what is tested.
     settings.load.batch_max_wait_ms = 200;

@@ -396,7 +396,11 @@ fn write_replacing(file: &std::path::Path, text: &str) -> std::io::Result<()> {
     })
 }
 
-async fn run_all(settings: Settings) -> anyhow::Result<()> {
+async fn run_all(mut settings: Settings) -> anyhow::Result<()> {
+    if settings.kafka.seal_key.is_empty() {
+        // One process seals and verifies: a key of its own, never written anywhere.
+        settings.kafka.seal_key = egov_common::config::Secret::new(egov_common::seal::random_key());
+    }
     let metrics = telemetry::init_metrics()?;
     migrate(&settings).await?;
     let listener = bind(&settings.ingest.listen).await?;

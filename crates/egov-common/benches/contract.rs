@@ -65,6 +65,10 @@ fn contract(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("validate", name), &event, |b, event| {
             b.iter(|| contract.validate(black_box(event), now, &catalogue).is_ok())
         });
+        let text = String::from_utf8(bytes.clone()).unwrap_or_default();
+        group.bench_with_input(BenchmarkId::new("check", name), &text, |b, text| {
+            b.iter(|| contract.check(black_box(text), now, &catalogue).is_ok())
+        });
         group.bench_with_input(BenchmarkId::new("parse", name), &bytes, |b, bytes| {
             b.iter(|| serde_json::from_slice::<Value>(black_box(bytes)).is_ok())
         });

@@ -94,9 +94,21 @@ pub struct KafkaConfig {
     /// With `ssl` / `sasl_ssl`: the PEM file of the CA(s) that signed the brokers'
     /// certificates; without it, the system's trust store.
     pub ssl_ca_file: Option<PathBuf>,
+    /// The key ingest seals the raw events it checked with and transform
+    /// verifies the seals with (`egov_common::seal`): transform skips the
+    /// schema checks of sealed events. Empty: ingest seals nothing and
+    /// transform checks everything, except under `egov run`, which uses a
+    /// random key of its own.
+    pub seal_key: Secret,
 }
 
 impl KafkaConfig {
+    /// The key of `seal_key`, if one is set.
+    pub fn seal(&self) -> Option<crate::seal::SealKey> {
+        (!self.seal_key.is_empty())
+            .then(|| crate::seal::SealKey::new(self.seal_key.expose().as_bytes()))
+    }
+
     /// What librdkafka would only refuse when a client is created, said at load.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.replication_factor < 1 || self.partitions < 1 {
@@ -139,6 +151,7 @@ impl Default for KafkaConfig {
             sasl_username: String::new(),
             sasl_password: Secret::default(),
             ssl_ca_file: None,
+            seal_key: Secret::default(),
         }
     }
 }
@@ -433,6 +446,7 @@ impl Settings {
     fn take_secrets_as_written(&mut self, env: impl Fn(&str) -> Option<String>) {
         let secrets = [
             ("EGOV__KAFKA__SASL_PASSWORD", &mut self.kafka.sasl_password),
+            ("EGOV__KAFKA__SEAL_KEY", &mut self.kafka.seal_key),
             ("EGOV__CLICKHOUSE__PASSWORD", &mut self.clickhouse.password),
         ];
         for (name, secret) in secrets {

@@ -5,6 +5,7 @@
 
 use crate::catalogue::{Catalogue, Unit};
 use crate::model::EventType;
+use crate::raw_event::{PayloadFields, RawEvent};
 use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -184,21 +185,8 @@ impl Contract {
         if let Some(validator) = self.payloads.get(&event_type) {
             first_schema_error(validator, payload, "/payload")?;
         }
-        let occurred_at = DateTime::parse_from_rfc3339(field("occurred_at")).map_err(|e| {
-            Violation::invalid(
-                "/occurred_at",
-                format!("occurred_at must be an RFC 3339 date-time with an offset: {e}"),
-            )
-        })?;
-        check_occurred_at(occurred_at, now)?;
-        let unit_code = field("unit_code");
-        let unit = catalogue.get(unit_code).ok_or_else(|| {
-            Violation::new(
-                ErrorCode::UnknownUnit,
-                "/unit_code",
-                format!("unit_code `{unit_code}` is not in the unit catalogue"),
-            )
-        })?;
+        let (occurred_at, unit) =
+            after_schemas(field("occurred_at"), field("unit_code"), now, catalogue)?;
         Ok(ValidEvent {
             event_id: field("event_id"),
             event_type,
@@ -206,6 +194,152 @@ impl Contract {
             unit,
         })
     }
+
+    /// [`Contract::validate`] on an event's JSON text, reading it once into
+    /// borrowed, typed fields and checking them by hand ([`RawEvent::conforms`]).
+    /// Whatever the hand-written checks do not accept is parsed again and
+    /// given to the schemas, which decide and word the refusal: the verdict,
+    /// code, path and message are always the schemas'.
+    pub fn check<'a>(
+        &self,
+        text: &'a str,
+        now: DateTime<Utc>,
+        catalogue: &'a Catalogue,
+    ) -> Result<CheckedEvent<'a>, Refusal> {
+        self.check_with(text, now, catalogue, false)
+    }
+
+    /// [`Contract::check`] of an event this pipeline's ingest has already
+    /// checked (its signature verified: `egov_common::seal`): the schema checks
+    /// are skipped, the rules that need the catalogue and the clock are not.
+    pub fn check_sealed<'a>(
+        &self,
+        text: &'a str,
+        now: DateTime<Utc>,
+        catalogue: &'a Catalogue,
+    ) -> Result<CheckedEvent<'a>, Refusal> {
+        self.check_with(text, now, catalogue, true)
+    }
+
+    fn check_with<'a>(
+        &self,
+        text: &'a str,
+        now: DateTime<Utc>,
+        catalogue: &'a Catalogue,
+        sealed: bool,
+    ) -> Result<CheckedEvent<'a>, Refusal> {
+        let read = RawEvent::read(text)
+            .and_then(|raw| Some((raw.event_type()?, raw.payload_fields()?, raw)));
+        let trusted = read
+            .as_ref()
+            .is_some_and(|(_, fields, raw)| sealed || raw.conforms(fields));
+        if !trusted {
+            self.schemas_decide(text, now, catalogue)?;
+        }
+        let Some((event_type, fields, raw)) = read else {
+            // The schemas accept only objects with a known event type and an
+            // object payload, and those are always read.
+            return Err(Refusal::Contract {
+                violation: Violation::invalid("", "the event cannot be read"),
+                event_id: None,
+            });
+        };
+        let occurred_at = raw.occurred_at.as_str().unwrap_or_default();
+        let unit_code = raw.unit_code.as_str().unwrap_or_default();
+        match after_schemas(occurred_at, unit_code, now, catalogue) {
+            Ok((occurred_at, unit)) => Ok(CheckedEvent {
+                event_type,
+                occurred_at,
+                unit,
+                raw,
+                fields,
+            }),
+            Err(violation) => Err(Refusal::Contract {
+                event_id: raw.event_id.as_str().map(str::to_owned),
+                violation,
+            }),
+        }
+    }
+
+    /// The schemas' verdict on an event the hand-written checks did not
+    /// accept (most often an invalid one; sometimes a valid one in a form the
+    /// fast path leaves to them, e.g. a leap second or `2.0`).
+    fn schemas_decide(
+        &self,
+        text: &str,
+        now: DateTime<Utc>,
+        catalogue: &Catalogue,
+    ) -> Result<(), Refusal> {
+        let value: Value = serde_json::from_str(text).map_err(Refusal::NotJson)?;
+        match self.validate(&value, now, catalogue) {
+            Ok(_) => Ok(()),
+            Err(violation) => Err(Refusal::Contract {
+                violation,
+                event_id: value
+                    .get("event_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            }),
+        }
+    }
+}
+
+/// Why [`Contract::check`] refused an event.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The text is not JSON.
+    NotJson(serde_json::Error),
+    /// JSON the contract refuses; `event_id` as sent, when it is a string.
+    Contract {
+        violation: Violation,
+        event_id: Option<String>,
+    },
+}
+
+/// An event [`Contract::check`] accepted, read once from its text.
+#[derive(Debug, Clone)]
+pub struct CheckedEvent<'a> {
+    pub event_type: EventType,
+    pub occurred_at: DateTime<FixedOffset>,
+    pub unit: &'a Unit,
+    pub raw: RawEvent<'a>,
+    pub fields: PayloadFields<'a>,
+}
+
+impl CheckedEvent<'_> {
+    pub fn event_id(&self) -> &str {
+        self.raw.event_id.as_str().unwrap_or_default()
+    }
+
+    /// The payload's JSON text as it was sent.
+    pub fn payload_text(&self) -> &str {
+        self.raw.payload.map_or("{}", |p| p.get())
+    }
+}
+
+/// The rules after the schemas: `occurred_at` readable and in bounds, the
+/// unit in the catalogue.
+fn after_schemas<'c>(
+    occurred_at: &str,
+    unit_code: &str,
+    now: DateTime<Utc>,
+    catalogue: &'c Catalogue,
+) -> Result<(DateTime<FixedOffset>, &'c Unit), Violation> {
+    let occurred_at = DateTime::parse_from_rfc3339(occurred_at).map_err(|e| {
+        Violation::invalid(
+            "/occurred_at",
+            format!("occurred_at must be an RFC 3339 date-time with an offset: {e}"),
+        )
+    })?;
+    check_occurred_at(occurred_at, now)?;
+    let unit = catalogue.get(unit_code).ok_or_else(|| {
+        Violation::new(
+            ErrorCode::UnknownUnit,
+            "/unit_code",
+            format!("unit_code `{unit_code}` is not in the unit catalogue"),
+        )
+    })?;
+    Ok((occurred_at, unit))
 }
 
 fn first_schema_error(
@@ -266,6 +400,9 @@ fn check_occurred_at(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod fast_tests;
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,8 @@ pub mod kafka;
 pub mod lag;
 pub mod model;
 pub mod ops;
+pub mod raw_event;
+pub mod seal;
 pub mod shutdown;
 pub mod stall;
 pub mod telemetry;

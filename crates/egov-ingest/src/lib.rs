@@ -26,6 +26,7 @@ use egov_common::config::IngestConfig;
 use egov_common::contract::{Contract, ContractError, ErrorCode};
 use egov_common::kafka::{self, HEADER_RECEIVED_MS, HEADER_REQUEST_ID, HEADER_SYSTEM};
 use egov_common::ops::{self, Check, Readiness};
+use egov_common::seal::{SealKey, HEADER_SEAL};
 use egov_common::shutdown::Shutdown;
 use egov_common::System;
 use error::ApiError;
@@ -34,7 +35,7 @@ use limits::{refusal_cost, BodyBudget};
 use metrics_exporter_prometheus::PrometheusHandle;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,6 +81,8 @@ struct AppState {
     catalogue: Catalogue,
     producer: FutureProducer,
     raw_topic: String,
+    /// Seals the accepted events for transform (`kafka.seal_key`), if set.
+    seal: Option<SealKey>,
     limits: Limits,
     max_errors_per_response: usize,
     body_budget: BodyBudget,
@@ -143,6 +146,7 @@ impl Ingest {
                 catalogue,
                 producer,
                 raw_topic: config.kafka.raw_topic.clone(),
+                seal: config.kafka.seal(),
                 limits: Limits {
                     max_body_bytes: http.max_body_bytes,
                     max_events: http.max_events,
@@ -402,17 +406,18 @@ async fn handle(
                 retry_after_s: limits::retry_after_secs(wait),
             })?;
     }
-    let (mut checked, _bodies) = read_and_check(state, &sender, request)
+    let (mut checked, read, _bodies) = read_and_check(state, &sender, request)
         .await
         .inspect_err(|error| sender.charge(refusal_cost(error, state.limits.max_events)))?;
     sender.charge(checked.events);
-    let received_ms = Utc::now().timestamp_millis().to_string();
     let produce_started = Instant::now();
-    let deliveries = checked
+    // Every event is handed to the producer first, then the acknowledgements are awaited together.
+    let deliveries: Vec<_> = checked
         .accepted
         .iter()
-        .map(|event| produce(state, sender.system, event, &received_ms, request_id));
-    let delivered = join_all(deliveries).await;
+        .map(|event| produce(state, sender.system, event, &read, request_id))
+        .collect();
+    let delivered = join_all(deliveries.into_iter().map(settle)).await;
     if !checked.accepted.is_empty() {
         metrics::histogram!("egov_kafka_produce_duration_seconds")
             .record(produce_started.elapsed().as_secs_f64());
@@ -425,7 +430,7 @@ async fn handle(
             Ok(()) => accepted += 1,
             Err(Refused::ForGood(reason)) => checked.errors.push(EventError {
                 index: event.index,
-                event_id: Some(event.event_id.clone()),
+                event_id: Some(event.event_id().to_owned()),
                 code: ErrorCode::Invalid,
                 path: String::new(),
                 message: format!(
@@ -449,6 +454,12 @@ async fn handle(
     })
 }
 
+/// A request's decoded body, and when it was received: what its accepted events are produced from.
+struct ReadBody {
+    body: Vec<u8>,
+    received_ms: String,
+}
+
 /// Reads the body, then decodes, splits and checks it on a blocking thread:
 /// none of that work runs on the async workers. The body's memory is
 /// reserved before it is read, the decoded body's as it grows; the
@@ -457,7 +468,7 @@ async fn read_and_check(
     state: &Arc<AppState>,
     sender: &Arc<Sender>,
     request: Request,
-) -> Result<(Checked, OwnedSemaphorePermit), ApiError> {
+) -> Result<(Checked, ReadBody, OwnedSemaphorePermit), ApiError> {
     let (parts, body) = request.into_parts();
     let encoding = Encoding::of(&parts.headers)?;
     let announced = body::announced(&parts.headers, &state.limits)?;
@@ -471,8 +482,16 @@ async fn read_and_check(
         };
         let decoded = body::decode(encoding, &bytes, &state.limits, &mut grow)?;
         let events = body::events(encoding.format, &decoded, &state.limits)?;
-        let checked = check_events(&state, &sender, &events, Utc::now());
-        Ok((checked, reservation))
+        let now = Utc::now();
+        let received_ms = now.timestamp_millis().to_string();
+        let checked = check_events(&state, &sender, &decoded, &events, now, &received_ms);
+        drop(events);
+        let body = match decoded {
+            std::borrow::Cow::Borrowed(_) => None,
+            std::borrow::Cow::Owned(decoded) => Some(decoded),
+        }
+        .unwrap_or(bytes);
+        Ok((checked, ReadBody { body, received_ms }, reservation))
     })
     .await
     .unwrap_or_else(|error| {
@@ -491,36 +510,48 @@ enum Refused {
     ForNow(ApiError),
 }
 
-async fn produce(
+/// Hands one event to the producer (no waiting): its bytes as sent, its key
+/// and headers.
+fn produce(
     state: &AppState,
     system: System,
     event: &Accepted,
-    received_ms: &str,
+    read: &ReadBody,
     request_id: &str,
-) -> Result<(), Refused> {
-    let key = format!("{system}:{}", event.event_id);
-    let headers = OwnedHeaders::new_with_capacity(3)
+) -> Result<DeliveryFuture, Refused> {
+    let mut headers = OwnedHeaders::new_with_capacity(4)
         .insert(Header {
             key: HEADER_SYSTEM,
             value: Some(system.as_str()),
         })
         .insert(Header {
             key: HEADER_RECEIVED_MS,
-            value: Some(received_ms),
+            value: Some(&read.received_ms),
         })
         .insert(Header {
             key: HEADER_REQUEST_ID,
             value: Some(request_id),
         });
+    if let Some(seal) = &event.seal {
+        headers = headers.insert(Header {
+            key: HEADER_SEAL,
+            value: Some(seal),
+        });
+    }
+    let payload = read.body.get(event.range.clone()).unwrap_or_default();
     let record = FutureRecord::to(&state.raw_topic)
-        .key(&key)
-        .payload(&event.payload)
+        .key(&event.key)
+        .payload(payload)
         .headers(headers);
-    let delivery = state
+    state
         .producer
         .send_result(record)
-        .map_err(|(error, _)| refused(&error))?;
-    match delivery.await {
+        .map_err(|(error, _)| refused(&error))
+}
+
+/// Waits for one event's acknowledgement.
+async fn settle(enqueued: Result<DeliveryFuture, Refused>) -> Result<(), Refused> {
+    match enqueued?.await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err((error, _))) => Err(refused(&error)),
         Err(_cancelled) => Err(Refused::ForNow(ApiError::Unavailable {

@@ -1,6 +1,7 @@
-//! Per-event cost of transform's pure step, `curate`: parse the raw bytes,
-//! validate them again, look the unit up, compute local dates, and the JSON
-//! encoding of the result that transform produces.
+//! Per-event cost of transform's pure step, `curate`: read the raw bytes once,
+//! check them against the contract (unsealed) or only the rules after the
+//! schemas (sealed by ingest), look the unit up, compute local dates; and the
+//! JSON encoding of the result that transform produces.
 //! `cargo bench -p egov-transform --bench curate`
 
 use chrono::Utc;
@@ -61,6 +62,11 @@ fn transform(c: &mut Criterion) {
     let catalogue = Catalogue::embedded().unwrap_or_else(|e| panic!("catalogue: {e}"));
     let meta = RawMeta {
         received_at: Utc::now(),
+        sealed: false,
+    };
+    let sealed = RawMeta {
+        sealed: true,
+        ..meta
     };
     let mut group = c.benchmark_group("transform");
     group.throughput(Throughput::Elements(1));
@@ -69,6 +75,9 @@ fn transform(c: &mut Criterion) {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         group.bench_with_input(BenchmarkId::new("curate", name), &raw, |b, raw| {
             b.iter(|| curate(Some(black_box(raw)), meta, &contract, &catalogue).is_ok())
+        });
+        group.bench_with_input(BenchmarkId::new("curate_sealed", name), &raw, |b, raw| {
+            b.iter(|| curate(Some(black_box(raw)), sealed, &contract, &catalogue).is_ok())
         });
         group.bench_with_input(BenchmarkId::new("encode", name), &curated, |b, event| {
             b.iter(|| serde_json::to_vec(black_box(event)).map(|v| v.len()))

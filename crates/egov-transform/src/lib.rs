@@ -15,6 +15,7 @@ use egov_common::contract::{Contract, ContractError};
 use egov_common::dead_letter::{self, Letter, Reason, Service};
 use egov_common::kafka::{self, OffsetTracker};
 use egov_common::ops::Readiness;
+use egov_common::seal::{SealKey, HEADER_SEAL};
 use egov_common::shutdown::Shutdown;
 use egov_common::stall::Stage;
 use futures::future::join_all;
@@ -65,6 +66,10 @@ pub async fn run_with(
     Service::Transform.register_dead_letter_metrics();
     let catalogue = Catalogue::load(config.catalogue.path.as_deref())?;
     let contract = Contract::v1()?;
+    let seal = topics.seal();
+    if seal.is_none() {
+        info!("no kafka.seal_key: every raw event is checked against the schemas again");
+    }
     let producer = kafka::durable_producer(topics)?;
     let consumer = std::sync::Arc::new(kafka::durable_consumer(
         topics,
@@ -91,6 +96,7 @@ pub async fn run_with(
             tracker.observe(message);
             let meta = RawMeta {
                 received_at: received_at(message),
+                sealed: seal.as_ref().is_some_and(|key| is_sealed(key, message)),
             };
             outgoing.push(
                 match curate(message.payload(), meta, &contract, &catalogue) {
@@ -155,6 +161,19 @@ pub(crate) async fn next_batch(
         }
     }
     batch
+}
+
+/// Whether the message carries ingest's seal under `key` (`egov_common::seal`).
+fn is_sealed(key: &SealKey, message: &BorrowedMessage<'_>) -> bool {
+    let (Some(seal), Some(system), Some(received_ms), Some(payload)) = (
+        kafka::header(message, HEADER_SEAL),
+        kafka::header(message, kafka::HEADER_SYSTEM),
+        kafka::header(message, kafka::HEADER_RECEIVED_MS),
+        message.payload(),
+    ) else {
+        return false;
+    };
+    key.verifies(seal.as_bytes(), system, received_ms, payload)
 }
 
 fn received_at(message: &BorrowedMessage<'_>) -> DateTime<Utc> {

@@ -110,6 +110,7 @@ pub fn curated_messages(
     let events: Vec<_> = batches.iter().flat_map(|b| &b.events).collect();
     let meta = RawMeta {
         received_at: chrono::Utc::now(),
+        sealed: false,
     };
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let chunk = events.len().div_ceil(threads).max(1);

@@ -29,60 +29,6 @@ PURGE_HINT="up.sh never deletes data: move it away, or run deploy/local/up.sh --
 
 WAIT_SECS=${EGOV_LOCAL_WAIT_SECS:-90}
 
-# Build deps of rdkafka's bundled librdkafka (cmake-build) + the services + tools the scripts use
-# (prometheus for promtool: deploy/prometheus/check.sh; zookeeper's jars for ClickHouse
-# replication in tests/replicas.rs).
-APT_PACKAGES=(
-  cmake libcurl4-openssl-dev libsasl2-dev libssl-dev zlib1g-dev libzstd-dev pkg-config
-  clickhouse-server clickhouse-client kcat curl python3 python3-venv prometheus zookeeper
-)
-
-ensure_packages() {
-  local missing=() p
-  for p in "${APT_PACKAGES[@]}"; do
-    # shellcheck disable=SC2016 # ${Status} is a dpkg-query format field
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  # Java and Maven only need to be callable; they may come from outside apt.
-  command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
-  command -v mvn >/dev/null 2>&1 || missing+=(maven)
-  ((${#missing[@]} == 0)) && return 0
-  log "installing missing packages: ${missing[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-}
-
-# Kafka jars come from Maven Central via deploy/local/pom.xml. The stamp records the pom's
-# hash and the jar count, and is written last, so an interrupted download is redone.
-ensure_kafka_libs() {
-  local pom="$DEPLOY_DIR/pom.xml" stamp="$KAFKA_LIBS/.stamp" want have count tmp pid
-  want=$(sha256sum "$pom" | cut -d' ' -f1)
-  if [[ -f $stamp ]] && read -r have count <"$stamp" && [[ $have == "$want" ]] &&
-    (($(find "$KAFKA_LIBS/" -maxdepth 1 -name '*.jar' | wc -l) == count)); then
-    return 0
-  fi
-  if pid=$(live_pid "$KAFKA_PID" "kafka.Kafka $KAFKA_CONF"); then
-    # Swapping jars under a running JVM breaks it; pick the new ones up on the next start.
-    warn "kafka jars are out of date but Kafka (pid $pid) is running; run down.sh then up.sh to update"
-    return 0
-  fi
-  log "kafka: resolving jars from Maven Central (deploy/local/pom.xml)"
-  tmp="$KAFKA_DIR/libs.tmp"
-  rm -rf "$tmp"
-  # Output goes to a log and is shown only on failure (-q still prints colour codes).
-  if ! mvn -B -q -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
-    -DoutputDirectory="$tmp" -DincludeScope=runtime >"$LOG_DIR/mvn.log" 2>&1; then
-    tail -n 40 "$LOG_DIR/mvn.log" >&2
-    die "mvn could not resolve the Kafka jars (output above, full log $LOG_DIR/mvn.log)"
-  fi
-  compgen -G "$tmp/kafka_2.13-*.jar" >/dev/null || die "mvn finished but no kafka_2.13 jar in $tmp"
-  count=$(find "$tmp" -maxdepth 1 -name '*.jar' | wc -l)
-  echo "$want $count" >"$tmp/.stamp"
-  rm -rf "$KAFKA_LIBS"
-  mv "$tmp" "$KAFKA_LIBS"
-  log "kafka: $count jars in $KAFKA_LIBS"
-}
-
 # Copy a template, replacing the @...@ placeholders. Only rewrites when the content changed:
 # ClickHouse watches its config files and would reload on every touch.
 render() {

@@ -292,7 +292,7 @@ async fn clickhouse(config: &ClickHouseConfig, timeout: Duration) -> ClickHouse 
     let rows_sql = format!("SELECT count() FROM events WHERE ingested_ms >= {since_ms}");
     let parts_sql = format!(
         "SELECT toUInt32(max(modification_time)) FROM system.parts \
-         WHERE database = '{database}' AND table = 'events' AND active"
+         WHERE database = '{database}' AND table IN ('events', 'events_local') AND active"
     );
     let (rows, last_insert, last_ingested) = tokio::join!(
         query(http, config, &rows_sql),

@@ -167,6 +167,36 @@ pub struct ClickHouseConfig {
     /// With an `https://` URL: the PEM file of the CA(s) that signed the
     /// server's certificate, trusted instead of the public web roots.
     pub ca_file: Option<PathBuf>,
+    /// The ClickHouse cluster (a `<remote_servers>` name) to run on: `egov migrate`
+    /// creates replicated tables on every server and `Distributed` tables over them,
+    /// and load inserts synchronously through them (see `deploy/cluster`). Unset: one
+    /// server.
+    pub cluster: Option<String>,
+}
+
+impl ClickHouseConfig {
+    /// The cluster name and, with a cluster, the database name end up in DDL and in
+    /// ZooKeeper paths: plain identifiers only.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let plain = |name: &str| {
+            name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        if let Some(cluster) = &self.cluster {
+            if !plain(cluster) {
+                return Err(ConfigError::Invalid(format!(
+                    "clickhouse.cluster = \"{cluster}\": letters, digits and _ only"
+                )));
+            }
+            if !plain(&self.database) {
+                return Err(ConfigError::Invalid(format!(
+                    "clickhouse.database = \"{}\": with clickhouse.cluster, letters, digits and _ only",
+                    self.database
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for ClickHouseConfig {
@@ -177,6 +207,7 @@ impl Default for ClickHouseConfig {
             user: "default".into(),
             password: Secret::default(),
             ca_file: None,
+            cluster: None,
         }
     }
 }
@@ -436,6 +467,7 @@ impl Settings {
                 .map(|(_, value)| value.clone())
         });
         settings.kafka.validate()?;
+        settings.clickhouse.validate()?;
         settings.ingest.check_tokens()?;
         Ok(settings)
     }

@@ -12,11 +12,18 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 
-/// A client for inserts (lz4 is fine for inserts on every version).
+/// A client for inserts (lz4 is fine for inserts on every version). With
+/// `clickhouse.cluster`, an insert into a `Distributed` table answers only once
+/// every row is written on a replica of its shard (`insert_distributed_sync`), so
+/// load stores its offsets after the rows are durable on their shards.
 pub fn insert_client(config: &ClickHouseConfig) -> Result<Client> {
-    Ok(base(config)?
+    let client = base(config)?
         .with_database(&config.database)
-        .with_compression(Compression::Lz4))
+        .with_compression(Compression::Lz4);
+    Ok(match config.cluster {
+        Some(_) => client.with_setting("insert_distributed_sync", "1"),
+        None => client,
+    })
 }
 
 /// A client for queries and DDL: 18.16 answers lz4-compressed SELECTs in a way

@@ -6,6 +6,7 @@
 
 pub mod ch;
 pub mod migrate;
+pub mod migrate_cluster;
 pub mod reconcile;
 pub mod replicas;
 

@@ -50,8 +50,8 @@ pub enum MigrateError {
 }
 
 #[derive(Debug, Row, serde::Deserialize)]
-struct AppliedRow {
-    version: String,
+pub(crate) struct AppliedRow {
+    pub(crate) version: String,
 }
 
 #[derive(Debug, Row, Serialize)]
@@ -88,7 +88,20 @@ pub fn statements(sql: &str, database: &str) -> Vec<String> {
 }
 
 /// Creates the database and every table, then replaces the catalogue rows.
+/// With `clickhouse.cluster`, on every server of the cluster (see [`crate::migrate_cluster`]).
 pub async fn migrate(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result<(), MigrateError> {
+    let newly = match &config.cluster {
+        Some(cluster) => crate::migrate_cluster::migrate_cluster(config, cluster).await?,
+        None => migrate_server(config).await?,
+    };
+    load_units(config, catalogue).await?;
+    load_holidays(config).await?;
+    info!(database = %config.database, migrations = MIGRATIONS.len(), newly_applied = newly, units = catalogue.len(), "clickhouse schema up to date");
+    Ok(())
+}
+
+/// One server: the migrations not applied yet, in order; how many were applied.
+async fn migrate_server(config: &ClickHouseConfig) -> Result<usize, MigrateError> {
     let err = |migration: &str| {
         let migration = migration.to_owned();
         move |source| MigrateError::ClickHouse { migration, source }
@@ -141,10 +154,14 @@ pub async fn migrate(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result
         info!(migration = name, "migration applied");
         newly += 1;
     }
-    load_units(config, catalogue).await?;
-    load_holidays(config).await?;
-    info!(database = %config.database, migrations = MIGRATIONS.len(), newly_applied = newly, units = catalogue.len(), "clickhouse schema up to date");
-    Ok(())
+    Ok(newly)
+}
+
+/// For the rows `egov migrate` replaces on every run: a replicated table (cluster
+/// mode) would take the same rows inserted again after `TRUNCATE` for a block it has
+/// seen and drop them, so its insert deduplication is off.
+fn catalogue_client(config: &ClickHouseConfig) -> clickhouse::error::Result<clickhouse::Client> {
+    Ok(crate::ch::insert_client(config)?.with_setting("insert_deduplicate", "0"))
 }
 
 async fn load_units(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result<(), MigrateError> {
@@ -160,7 +177,7 @@ async fn load_units(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result<
         .execute()
         .await
         .map_err(err)?;
-    let mut insert = crate::ch::insert_client(config)
+    let mut insert = catalogue_client(config)
         .map_err(err)?
         .insert::<UnitRow>("units")
         .await
@@ -213,7 +230,7 @@ async fn load_holidays(config: &ClickHouseConfig) -> Result<(), MigrateError> {
         .execute()
         .await
         .map_err(err)?;
-    let mut insert = crate::ch::insert_client(config)
+    let mut insert = catalogue_client(config)
         .map_err(err)?
         .insert::<HolidayRow>("holidays")
         .await

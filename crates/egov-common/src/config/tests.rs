@@ -212,3 +212,17 @@ fn security_is_off_by_default() {
     assert!(settings.clickhouse.ca_file.is_none());
     assert!(settings.clickhouse.password.is_empty());
 }
+
+#[test]
+fn a_clickhouse_cluster_needs_plain_names() -> anyhow::Result<()> {
+    let settings = Settings::load_from(None, &[var("EGOV__CLICKHOUSE__CLUSTER", "egov")])?;
+    assert_eq!(settings.clickhouse.cluster.as_deref(), Some("egov"));
+    assert_eq!(Settings::default().clickhouse.cluster, None);
+    let error = load_error("[clickhouse]\ncluster = \"egov; DROP\"\n", &[])?;
+    assert!(error.contains("clickhouse.cluster"), "{error}");
+    let error = load_error("[clickhouse]\ncluster = \"c1\"\ndatabase = \"my-db\"\n", &[])?;
+    assert!(error.contains("clickhouse.database"), "{error}");
+    // Without a cluster the database name is quoted, not restricted.
+    load_error("[clickhouse]\ndatabase = \"my-db\"\n", &[]).err();
+    Ok(())
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Full local check, also what CI runs (.ci/run): start the local services (up.sh), then
 # cargo test, the Python checks (from .local/venv, tests/requirements.txt), the up.sh data test,
-# rustfmt check and clippy over the whole workspace. Every step runs even if an
+# the cluster fault tests (deploy/cluster/tests/faults.sh), rustfmt check and clippy over the
+# whole workspace. Every step runs even if an
 # earlier one failed (except tests when the services could not start), so one run reports
 # all problems; the exit code is non-zero if any step failed. Services are left running.
 set -euo pipefail
@@ -59,6 +60,9 @@ fi
 step "Prometheus config and alert rules (deploy/prometheus/check.sh)" deploy/prometheus/check.sh || true
 # up.sh keeps data unless --purge: on a second instance in a temp dir, other ports.
 step "up.sh keeps data (deploy/local/tests/up_keeps_data.sh)" deploy/local/tests/up_keeps_data.sh || true
+# The pipeline on a cluster of its own (3 brokers, 2 x 2 ClickHouse, two of each service;
+# own dir and ports) under four faults, then purged: deploy/cluster/README.md.
+step "cluster fault tests (deploy/cluster/tests/faults.sh)" deploy/cluster/tests/faults.sh || true
 step "cargo fmt --check" cargo fmt --all -- --check || true
 step "cargo clippy" cargo clippy --workspace --all-targets "${locked[@]}" -- -D warnings || true
 

@@ -179,7 +179,9 @@ impl ClickHouseConfig {
     /// ZooKeeper paths: plain identifiers only.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let plain = |name: &str| {
-            name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            name.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         };
         if let Some(cluster) = &self.cluster {

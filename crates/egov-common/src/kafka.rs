@@ -193,19 +193,42 @@ impl OffsetTracker {
         self.next.is_empty()
     }
 
-    /// Stores the tracked offsets on the consumer (committed by its next
-    /// auto-commit) and forgets them.
+    /// Stores the tracked offsets of the partitions the consumer still owns
+    /// (committed by its next auto-commit) and forgets them all. A partition a
+    /// rebalance took away meanwhile (another instance of the stage died or
+    /// joined) is passed over: its new owner reads it again from the last
+    /// committed offset, and what is read twice counts once downstream (at least
+    /// once). Storing the offset of a partition not owned would fail and stop the
+    /// service.
     pub fn store(&mut self, consumer: &StreamConsumer) -> Result<(), KafkaError> {
         if self.next.is_empty() {
             return Ok(());
         }
+        let owned = consumer.assignment()?;
         let mut list = TopicPartitionList::new();
-        for ((topic, partition), offset) in &self.next {
-            list.add_partition_offset(topic, *partition, rdkafka::Offset::Offset(*offset))?;
+        let mut revoked = 0usize;
+        for ((topic, partition), offset) in self.next.drain() {
+            if owned.find_partition(&topic, partition).is_some() {
+                list.add_partition_offset(&topic, partition, rdkafka::Offset::Offset(offset))?;
+            } else {
+                revoked += 1;
+            }
         }
-        consumer.store_offsets(&list)?;
-        self.next.clear();
-        Ok(())
+        let stored = match consumer.store_offsets(&list) {
+            // Revoked between the assignment read above and now.
+            Err(KafkaError::StoreOffset(RDKafkaErrorCode::State)) => {
+                revoked += list.count();
+                Ok(())
+            }
+            other => other,
+        };
+        if revoked > 0 {
+            tracing::warn!(
+                partitions = revoked,
+                "offsets not stored for partitions a rebalance took away; their new owner reads them again"
+            );
+        }
+        stored
     }
 }
 

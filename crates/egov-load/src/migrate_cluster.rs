@@ -51,7 +51,11 @@ fn on_cluster(statement: &str, cluster: &str) -> String {
     for prefix in ["CREATE VIEW IF NOT EXISTS ", "CREATE TABLE IF NOT EXISTS "] {
         if let Some(rest) = statement.strip_prefix(prefix) {
             let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            return format!("{prefix}{} ON CLUSTER {cluster}{}", &rest[..end], &rest[end..]);
+            return format!(
+                "{prefix}{} ON CLUSTER {cluster}{}",
+                &rest[..end],
+                &rest[end..]
+            );
         }
     }
     statement.to_owned()
@@ -60,7 +64,10 @@ fn on_cluster(statement: &str, cluster: &str) -> String {
 /// Creates the database and every table on every server of `cluster`, the
 /// migrations not applied yet in order; the catalogue and the holidays are
 /// loaded by the caller (their tables replicate to every server).
-pub async fn migrate_cluster(config: &ClickHouseConfig, cluster: &str) -> Result<usize, MigrateError> {
+pub async fn migrate_cluster(
+    config: &ClickHouseConfig,
+    cluster: &str,
+) -> Result<usize, MigrateError> {
     let err = |migration: &str| {
         let migration = migration.to_owned();
         move |source| MigrateError::ClickHouse { migration, source }
@@ -113,7 +120,10 @@ pub async fn migrate_cluster(config: &ClickHouseConfig, cluster: &str) -> Result
             .execute()
             .await
             .map_err(err(name))?;
-        info!(migration = name, cluster, "migration applied on the cluster");
+        info!(
+            migration = name,
+            cluster, "migration applied on the cluster"
+        );
         newly += 1;
     }
     Ok(newly)
@@ -145,9 +155,8 @@ mod tests {
         assert!(all[1].contains(
             "Distributed(egov, `egov_t`, events_local, cityHash64(system, unit_code, event_id))"
         ));
-        assert!(all[4].starts_with(
-            "CREATE VIEW IF NOT EXISTS `egov_t`.dossier_state ON CLUSTER egov AS"
-        ));
+        assert!(all[4]
+            .starts_with("CREATE VIEW IF NOT EXISTS `egov_t`.dossier_state ON CLUSTER egov AS"));
     }
 
     #[test]
@@ -159,7 +168,10 @@ mod tests {
                 .find(|(n, _)| *n == name)
                 .map_or("", |(_, sql)| columns(sql))
         };
-        assert_eq!(columns(CLUSTER_MIGRATIONS[0].1), single("005_events_by_unit"));
+        assert_eq!(
+            columns(CLUSTER_MIGRATIONS[0].1),
+            single("005_events_by_unit")
+        );
         assert_eq!(columns(CLUSTER_MIGRATIONS[1].1), single("002_units"));
         assert_eq!(columns(CLUSTER_MIGRATIONS[2].1), single("003_holidays"));
     }

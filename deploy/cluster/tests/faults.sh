@@ -22,10 +22,14 @@ export EGOV_CLUSTER_PORT_OFFSET="${EGOV_CLUSTER_PORT_OFFSET:-50}"
 BUILD=0
 [[ -n ${EGOV_CLUSTER_BIN:-} ]] || BUILD=1
 export EGOV_CLUSTER_BIN="${EGOV_CLUSTER_BIN:-$REPO/target/debug/egov}"
+# Only this script's EGOV__* reach the cluster (test.sh exports the local servers' addresses).
+for v in $(compgen -e | grep '^EGOV__' || true); do unset "$v"; done
+unset EGOV_CONFIG
 export EGOV__INGEST__DEV_TOKENS=true
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 source "$REPO/deploy/cluster/lib.sh"
 
+mkdir -p "$EGOV_CLUSTER_DIR"
 SIZE=${EGOV_FAULTS_SIZE:-4000}
 ONLY=${EGOV_FAULTS_ONLY:-broker replicas shard consumers}
 RESULTS="$EGOV_CLUSTER_DIR/faults.txt"
@@ -52,12 +56,13 @@ trap cleanup EXIT
 
 # The cluster's resident memory, every second, the highest sum in $EGOV_CLUSTER_DIR/rss.max (KiB).
 sample_memory() {
-  local max=0 sum pid name
+  local max=0 sum pid name kib
   while :; do
     sum=0
     for name in "${ALL_PROCESSES[@]}"; do
       pid=$(running "$name") || continue
-      sum=$((sum + $(awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)))
+      kib=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+      sum=$((sum + ${kib:-0}))
     done
     ((sum > max)) && max=$sum && echo "$max" >"$EGOV_CLUSTER_DIR/rss.max"
     sleep 1
@@ -155,9 +160,12 @@ summarize() {
   for name in "${EGOV_SERVICES[@]}"; do
     local refused warned
     refused=$(grep -c 'request refused' "$CLUSTER_LOG/$name.log" 2>/dev/null || true)
-    warned=$(grep -cE ' (WARN|ERROR) ' "$CLUSTER_LOG/$name.log" 2>/dev/null || true)
+    warned=$(grep -E ' (WARN|ERROR) ' "$CLUSTER_LOG/$name.log" 2>/dev/null | grep -cv 'development tokens' || true)
     ((refused + warned == 0)) && continue
-    note "  $name: $warned warnings/errors logged$( ((refused)) && echo ", $refused requests refused"); e.g. $(grep -hE ' (WARN|ERROR) ' "$CLUSTER_LOG/$name.log" | sed -E 's/^[^ ]+ +//; s/\x1b\[[0-9;]*m//g' | cut -c1-160 | sort | uniq -c | sort -rn | head -2 | tr -s ' ' | paste -sd';')"
+    if [[ $name == load-* ]] && grep -q 'insert failed' "$CLUSTER_LOG/$name.log"; then
+      note "  $name: inserts failed from $(grep -m1 'insert failed' "$CLUSTER_LOG/$name.log" | cut -c12-19) to $(grep 'insert failed' "$CLUSTER_LOG/$name.log" | tail -n 1 | cut -c12-19) UTC, the next succeeded at $(awk '/insert failed/ {f = 1; t = ""; next} f && /inserted/ && t == "" {t = substr($1, 12, 8)} END {print t}' "$CLUSTER_LOG/$name.log")"
+    fi
+    note "  $name: $warned warnings/errors logged$( ((refused)) && echo ", $refused requests refused"); e.g. $(grep -hE ' (WARN|ERROR) ' "$CLUSTER_LOG/$name.log" | grep -v 'development tokens' | sed -E 's/^[^ ]+ +//; s/\x1b\[[0-9;]*m//g' | cut -c1-160 | sort | uniq -c | sort -rn | head -2 | tr -s ' ' | paste -sd';')"
   done
 }
 
@@ -232,6 +240,15 @@ main() {
     die "up.sh failed"
   }
   note "cluster up from nothing in $((SECONDS - t))s"
+  # The cluster DDL on a current ClickHouse too (chDB with this cluster's ZooKeeper).
+  if (ensure_venv >/dev/null) && "$VENV_PYTHON" "$REPO/tests/sql/check_cluster_sql.py" --zookeeper "127.0.0.1:$ZK_PORT" \
+    >"$CLUSTER_LOG/check_cluster_sql.log" 2>&1; then
+    note "cluster DDL on a current ClickHouse (chDB): $(tail -n 1 "$CLUSTER_LOG/check_cluster_sql.log")"
+  else
+    cat "$CLUSTER_LOG/check_cluster_sql.log" >&2 || true
+    note "cluster DDL on a current ClickHouse (chDB): FAILED"
+    failures+=(cluster-ddl)
+  fi
   sample_memory &
   MEM_PID=$!
   run_fault broker 101

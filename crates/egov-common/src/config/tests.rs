@@ -220,7 +220,10 @@ fn a_clickhouse_cluster_needs_plain_names() -> anyhow::Result<()> {
     assert_eq!(Settings::default().clickhouse.cluster, None);
     let error = load_error("[clickhouse]\ncluster = \"egov; DROP\"\n", &[])?;
     assert!(error.contains("clickhouse.cluster"), "{error}");
-    let error = load_error("[clickhouse]\ncluster = \"c1\"\ndatabase = \"my-db\"\n", &[])?;
+    let error = load_error(
+        "[clickhouse]\ncluster = \"c1\"\ndatabase = \"my-db\"\n",
+        &[],
+    )?;
     assert!(error.contains("clickhouse.database"), "{error}");
     // Without a cluster the database name is quoted, not restricted.
     load_error("[clickhouse]\ndatabase = \"my-db\"\n", &[]).err();

@@ -95,9 +95,9 @@ push_loop() { # SEED
   rm -f "$EGOV_CLUSTER_DIR/stop"
   while ((round == 0)) || [[ ! -e $EGOV_CLUSTER_DIR/stop ]]; do
     round=$((round + 1))
-    egov scenario random --seed "$seed" --size "$SIZE" --batch-size 25 --concurrency 1 --no-progress \
+    egov scenario random --seed "$seed" --size "$SIZE" --batch-size 50 --concurrency 1 --no-progress \
       --url "http://127.0.0.1:$(egov_port ingest-1)" 2>&1 | sed "s/^/round $round ingest-1: /" >>"$EGOV_CLUSTER_DIR/push.log" &
-    egov scenario random --seed "$seed" --size "$SIZE" --batch-size 25 --concurrency 1 --no-progress \
+    egov scenario random --seed "$seed" --size "$SIZE" --batch-size 50 --concurrency 1 --no-progress \
       --url "http://127.0.0.1:$(egov_port ingest-2)" 2>&1 | sed "s/^/round $round ingest-2: /" >>"$EGOV_CLUSTER_DIR/push.log"
     wait $!
   done
@@ -107,7 +107,6 @@ start_push() { push_loop "$1" & PUSH_PID=$!; }
 stop_push() {
   touch "$EGOV_CLUSTER_DIR/stop"
   wait "$PUSH_PID" || true
-  wait # the last round's first push
 }
 
 # Until the figures of both periods equal the reference, reconcile is clean and both replicas

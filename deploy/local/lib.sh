@@ -204,10 +204,11 @@ ensure_venv() {
 # Installing what is missing: used by deploy/local/up.sh and deploy/cluster/up.sh.
 # Build deps of rdkafka's bundled librdkafka (cmake-build) + the services + tools the scripts use
 # (prometheus for promtool: deploy/prometheus/check.sh; zookeeper's jars for ClickHouse
-# replication in tests/replicas.rs and deploy/cluster).
+# replication in tests/replicas.rs and deploy/cluster; chromium for the dashboard's browser
+# test, crates/egov-cli/tests/dashboard.rs).
 APT_PACKAGES=(
   cmake libcurl4-openssl-dev libsasl2-dev libssl-dev zlib1g-dev libzstd-dev pkg-config
-  clickhouse-server clickhouse-client kcat curl python3 python3-venv prometheus zookeeper
+  clickhouse-server clickhouse-client kcat curl python3 python3-venv prometheus zookeeper chromium
 )
 
 ensure_packages() {

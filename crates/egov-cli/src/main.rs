@@ -56,6 +56,9 @@ enum Command {
     Scenario(scenario::ScenarioCommand),
     /// One screen for an operator: services up and ready, throughput, lag, dead letters.
     Status(status::StatusArgs),
+    /// The analysts' web pages (overview, scorecard, unit, pipeline) and their JSON API,
+    /// read-only from ClickHouse, on `dashboard.listen`.
+    Dashboard,
     /// Ingest tokens: make a new one.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -216,6 +219,14 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Reconcile(args) => reconcile(&settings, args).await,
         Command::Scenario(command) => scenario::run(command).await,
         Command::Status(args) => status::run(&settings, args).await,
+        Command::Dashboard => {
+            let listener = bind(&settings.dashboard.listen).await?;
+            let (trigger, shutdown) = shutdown::channel();
+            tokio::spawn(stop_on_signal(trigger));
+            let config = egov_dashboard::DashboardConfig::from(&settings);
+            egov_dashboard::run(config, listener, shutdown).await?;
+            Ok(())
+        }
         Command::Token(_) | Command::Config(_) => Ok(()),
     }
 }

@@ -6,7 +6,9 @@ use crate::model::System;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+mod dashboard;
 mod security;
+pub use dashboard::DashboardSection;
 pub use security::{SaslMechanism, Secret, SecurityProtocol};
 
 /// The prefix of the environment variables read as configuration.
@@ -54,6 +56,7 @@ pub struct Settings {
     pub transform: TransformSection,
     pub load: LoadSection,
     pub ops: OpsSection,
+    pub dashboard: DashboardSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -172,6 +175,10 @@ pub struct ClickHouseConfig {
     /// and load inserts synchronously through them (see `deploy/cluster`). Unset: one
     /// server.
     pub cluster: Option<String>,
+    /// Not a setting: every query of a client made from this configuration
+    /// runs with `readonly=1` (the dashboard's).
+    #[serde(skip)]
+    pub read_only: bool,
 }
 
 impl ClickHouseConfig {
@@ -210,6 +217,7 @@ impl Default for ClickHouseConfig {
             password: Secret::default(),
             ca_file: None,
             cluster: None,
+            read_only: false,
         }
     }
 }
@@ -482,6 +490,10 @@ impl Settings {
             ("EGOV__KAFKA__SASL_PASSWORD", &mut self.kafka.sasl_password),
             ("EGOV__KAFKA__SEAL_KEY", &mut self.kafka.seal_key),
             ("EGOV__CLICKHOUSE__PASSWORD", &mut self.clickhouse.password),
+            (
+                "EGOV__DASHBOARD__CLICKHOUSE_PASSWORD",
+                &mut self.dashboard.clickhouse_password,
+            ),
         ];
         for (name, secret) in secrets {
             if let Some(value) = env(name) {

@@ -62,7 +62,22 @@ fn base(config: &ClickHouseConfig) -> Result<Client> {
     if !config.password.is_empty() {
         client = client.with_password(config.password.expose());
     }
+    if config.read_only {
+        // ClickHouse refuses anything but reading (and changing settings) on
+        // such a query, whatever the user may do otherwise.
+        client = client.with_setting("readonly", "1");
+    }
     Ok(client)
+}
+
+/// Whether the server manages users with SQL (`CREATE USER`, `GRANT`): the
+/// releases that do have the table `system.users`; 18.16 has neither.
+pub async fn has_sql_users(config: &ClickHouseConfig) -> Result<bool> {
+    let tables: u64 = server_client(config)?
+        .query("SELECT count() FROM system.tables WHERE database = 'system' AND name = 'users'")
+        .fetch_one()
+        .await?;
+    Ok(tables > 0)
 }
 
 /// Quotes an identifier for SQL; database names come from configuration.

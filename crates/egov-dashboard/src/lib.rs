@@ -1,0 +1,316 @@
+//! `egov dashboard`: the analysts' pages and their JSON API, server-rendered
+//! HTML and SVG (no script), read-only from ClickHouse.
+//!
+//! Pages (`/`, `/scorecard`, `/unit/{code}`, `/pipeline`) take `from`, `to`
+//! (local dates) and `lang` (`vi`, the default, or `en`); each one's data is
+//! also served as JSON under `/api/`, described in
+//! `schemas/dashboard-openapi.json` (served at `/openapi.json`).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+mod error;
+pub mod format;
+pub mod html;
+pub mod i18n;
+pub mod pages;
+pub mod svg;
+
+pub use error::{DashboardError, PageError};
+
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{Datelike, NaiveDate, Utc};
+use egov_common::config::{
+    CatalogueConfig, ClickHouseConfig, DashboardSection, KafkaConfig, Settings,
+};
+use egov_common::shutdown::Shutdown;
+use egov_common::Catalogue;
+use html::{Frame, Nav};
+use i18n::Lang;
+use serde::Deserialize;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+/// The OpenAPI description of `/api/`.
+pub const OPENAPI_JSON: &str = include_str!("../../../schemas/dashboard-openapi.json");
+
+/// The longest period a page takes (its monthly trend is drawn month by month).
+const MAX_PERIOD_DAYS: i64 = 3_700;
+
+/// What the dashboard needs.
+#[derive(Debug, Clone)]
+pub struct DashboardConfig {
+    pub service: DashboardSection,
+    /// ClickHouse as configured (`clickhouse.*`); the dashboard reads it as
+    /// its own read-only user where there is one (see [`DashboardSection::clickhouse`]).
+    pub clickhouse: ClickHouseConfig,
+    /// For the pipeline page: consumer lag and dead letters.
+    pub kafka: KafkaConfig,
+    pub catalogue: CatalogueConfig,
+}
+
+impl From<&Settings> for DashboardConfig {
+    fn from(settings: &Settings) -> Self {
+        Self {
+            service: settings.dashboard.clone(),
+            clickhouse: settings.clickhouse.clone(),
+            kafka: settings.kafka.clone(),
+            catalogue: settings.catalogue.clone(),
+        }
+    }
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub(crate) struct AppState(Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub clickhouse: ClickHouseConfig,
+    pub kafka: KafkaConfig,
+    pub catalogue: Catalogue,
+    pub timeout_ms: u64,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// `work` within the configured time.
+    pub(crate) async fn timed<T>(
+        &self,
+        work: impl Future<Output = Result<T, DashboardError>>,
+    ) -> Result<T, DashboardError> {
+        tokio::time::timeout(Duration::from_millis(self.timeout_ms), work)
+            .await
+            .unwrap_or(Err(DashboardError::Timeout(self.timeout_ms)))
+    }
+}
+
+/// The ClickHouse configuration the dashboard reads with: its read-only user
+/// where the server manages users and one is configured, otherwise the
+/// configured user; `readonly=1` on every query either way.
+pub async fn read_only_clickhouse(config: &DashboardConfig) -> ClickHouseConfig {
+    let has_users = match egov_load::ch::has_sql_users(&config.clickhouse).await {
+        Ok(has) => has,
+        Err(error) => {
+            warn!(%error, "cannot ask ClickHouse whether it manages users; reading as clickhouse.user");
+            false
+        }
+    };
+    let clickhouse = config.service.clickhouse(&config.clickhouse, has_users);
+    if !has_users {
+        info!(
+            user = clickhouse.user,
+            "this ClickHouse has no SQL user management (18.16): reading as clickhouse.user, with readonly=1 on every query"
+        );
+    } else if !config.service.has_read_only_user() {
+        info!(
+            user = clickhouse.user,
+            "dashboard.clickhouse_password is not set, so there is no read-only user: reading as clickhouse.user, with readonly=1 on every query"
+        );
+    } else {
+        info!(
+            user = clickhouse.user,
+            "reading ClickHouse as the read-only user"
+        );
+    }
+    clickhouse
+}
+
+/// Serves the dashboard on `listener` until `shutdown`.
+pub async fn run(
+    config: DashboardConfig,
+    listener: TcpListener,
+    mut shutdown: Shutdown,
+) -> Result<(), DashboardError> {
+    let catalogue = Catalogue::load(config.catalogue.path.as_deref())
+        .map_err(|e| DashboardError::Internal(e.to_string()))?;
+    let clickhouse = read_only_clickhouse(&config).await;
+    let state = AppState(Arc::new(Inner {
+        clickhouse,
+        kafka: config.kafka.clone(),
+        catalogue,
+        timeout_ms: config.service.query_timeout_ms.max(1),
+    }));
+    let address = listener.local_addr()?;
+    info!(%address, "dashboard listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .await?;
+    info!("dashboard stopped");
+    Ok(())
+}
+
+/// The pages (HTML, for people).
+pub const PAGES: [&str; 4] = ["/", "/unit", "/unit/{code}", "/pipeline"];
+/// Everything else, each path described in [`OPENAPI_JSON`].
+pub const API: [&str; 5] = [
+    "/api/overview",
+    "/api/unit/{code}",
+    "/api/pipeline",
+    "/healthz",
+    "/openapi.json",
+];
+
+fn router(state: AppState) -> Router {
+    let [overview, unit_picker, unit, pipeline] = PAGES;
+    let [overview_api, unit_api, pipeline_api, healthz, openapi_path] = API;
+    Router::new()
+        .route(overview, get(pages::overview::page))
+        .route(unit_picker, get(pages::unit::picker))
+        .route(unit, get(pages::unit::page))
+        .route(pipeline, get(pages::pipeline::page))
+        .route(overview_api, get(pages::overview::api))
+        .route(unit_api, get(pages::unit::api))
+        .route(pipeline_api, get(pages::pipeline::api))
+        .route(healthz, get(|| async { "ok" }))
+        .route(openapi_path, get(openapi))
+        .with_state(state)
+}
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI_JSON,
+    )
+        .into_response()
+}
+
+/// The query parameters of every page and API call (each takes those it needs).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Params {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub lang: Option<String>,
+}
+
+/// A period of local dates, checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Period {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+fn parse_date(name: &str, text: &str) -> Result<NaiveDate, DashboardError> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        DashboardError::BadRequest(format!("`{name}` must be a date YYYY-MM-DD, not `{text}`"))
+    })
+}
+
+impl Params {
+    /// The period asked for; by default this year up to today (local dates).
+    pub fn period(&self) -> Result<Period, DashboardError> {
+        let today = egov_common::time::local_date(Utc::now());
+        let to = match self.to.as_deref().filter(|t| !t.is_empty()) {
+            Some(text) => parse_date("to", text)?,
+            None => today,
+        };
+        let from = match self.from.as_deref().filter(|t| !t.is_empty()) {
+            Some(text) => parse_date("from", text)?,
+            None => NaiveDate::from_ymd_opt(to.year(), 1, 1).unwrap_or(to),
+        };
+        if to < from {
+            return Err(DashboardError::BadRequest(format!(
+                "the period ends ({to}) before it starts ({from})"
+            )));
+        }
+        if (to - from).num_days() > MAX_PERIOD_DAYS {
+            return Err(DashboardError::BadRequest(format!(
+                "the period is longer than {MAX_PERIOD_DAYS} days"
+            )));
+        }
+        Ok(Period { from, to })
+    }
+
+    pub fn lang(&self) -> Lang {
+        Lang::parse(self.lang.as_deref())
+    }
+
+    /// The frame of a page at `path`, and the period; a bad period is a page
+    /// error shown in a frame of the default period.
+    pub fn frame(
+        &self,
+        path: &str,
+        nav: Nav,
+        extra: Vec<(&'static str, String)>,
+    ) -> Result<Frame, PageError> {
+        let lang = self.lang();
+        match self.period() {
+            Ok(period) => Ok(Frame {
+                lang,
+                from: period.from,
+                to: period.to,
+                path: path.to_owned(),
+                extra,
+            }),
+            Err(error) => {
+                let fallback = Params::default().period().unwrap_or(Period {
+                    from: NaiveDate::MIN,
+                    to: NaiveDate::MIN,
+                });
+                Err(PageError {
+                    error,
+                    frame: Frame {
+                        lang,
+                        from: fallback.from,
+                        to: fallback.to,
+                        path: path.to_owned(),
+                        extra,
+                    },
+                    nav,
+                })
+            }
+        }
+    }
+}
+
+/// Handlers' shorthands.
+pub(crate) type PageResult = Result<Html<String>, PageError>;
+pub(crate) type ApiResult<T> = Result<Json<T>, DashboardError>;
+
+impl Frame {
+    /// `error` as this page's failure.
+    pub fn fail(&self, nav: Nav, error: DashboardError) -> PageError {
+        PageError {
+            error,
+            frame: self.clone(),
+            nav,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_are_checked() {
+        let params = |from: &str, to: &str| Params {
+            from: Some(from.into()),
+            to: Some(to.into()),
+            ..Params::default()
+        };
+        assert!(params("2021-01-01", "2021-12-31").period().is_ok());
+        assert!(matches!(
+            params("2021-12-31", "2021-01-01").period(),
+            Err(DashboardError::BadRequest(_))
+        ));
+        assert!(matches!(
+            params("2021-02-30", "2021-03-01").period(),
+            Err(DashboardError::BadRequest(_))
+        ));
+        assert!(matches!(
+            params("1990-01-01", "2021-03-01").period(),
+            Err(DashboardError::BadRequest(_))
+        ));
+        let default = Params::default().period();
+        assert!(default.is_ok_and(|p| p.from.month() == 1 && p.from.day() == 1));
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per page: its data (also the JSON of `/api/…`) and its HTML.
+
+pub mod overview;
+pub mod pipeline;
+pub mod unit;

@@ -1,0 +1,403 @@
+//! The pipeline as it runs: events loaded per minute per source system over
+//! the last hour and the latest insert (from ClickHouse: what analysts see is
+//! what arrived there), the consumer groups' lag and the dead letters (from
+//! Kafka, seen from outside as `egov status` does, joining no group). The
+//! dashboard reads no service's `/metrics`: it need not know where they run.
+
+use crate::html::{self, header_row, Frame, Nav};
+use crate::i18n::Text;
+use crate::svg::{self, Chart, Kind, Series, COLORS};
+use crate::{format, ApiResult, AppState, DashboardError, PageResult, Params};
+use axum::extract::{Query, State};
+use axum::response::Html;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use clickhouse::Row;
+use egov_common::ops;
+use egov_load::ch::query_client;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Minutes shown.
+pub const MINUTES: i64 = 60;
+/// How long a Kafka measurement may take.
+const KAFKA_TIMEOUT: Duration = Duration::from_millis(1_500);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MinuteCount {
+    /// The start of the minute (UTC).
+    pub minute: DateTime<Utc>,
+    pub documents: u64,
+    pub onestop: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupLag {
+    pub service: &'static str,
+    pub group: String,
+    pub topic: String,
+    /// Messages the group has not committed yet; `None` when Kafka could not
+    /// be asked (see `error`).
+    pub lag: Option<i64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetters {
+    pub topic: String,
+    pub messages: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// `GET /api/pipeline`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineData {
+    pub at: DateTime<Utc>,
+    /// Rows loaded into `events` per minute (by `ingested_ms`), the last 60
+    /// minutes, oldest first, minutes without events included.
+    pub events_per_minute: Vec<MinuteCount>,
+    /// When `events` last got a new part (an insert, or a merge).
+    pub last_insert: Option<DateTime<Utc>>,
+    /// The latest `ingested_ms` in `events`.
+    pub last_ingested: Option<DateTime<Utc>>,
+    pub consumer_lag: Vec<GroupLag>,
+    pub dead_letters: DeadLetters,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct MinuteRow {
+    system: String,
+    minute: u64,
+    events: u64,
+}
+
+fn timestamp_ms(ms: i64) -> Option<DateTime<Utc>> {
+    (ms > 0)
+        .then(|| DateTime::<Utc>::from_timestamp_millis(ms))
+        .flatten()
+}
+
+async fn clickhouse_part(
+    state: &AppState,
+    now_ms: i64,
+) -> Result<
+    (
+        Vec<MinuteCount>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+    ),
+    DashboardError,
+> {
+    let client = query_client(&state.clickhouse).map_err(egov_analytics::ReportError::from)?;
+    let first_minute = now_ms.div_euclid(60_000) - (MINUTES - 1);
+    let since_ms = u64::try_from(first_minute * 60_000).unwrap_or(0);
+    let (minutes, last_part, last_ingested) = tokio::join!(
+        client
+            .query(
+                "SELECT system, intDiv(ingested_ms, 60000) AS minute, count() AS events \
+                 FROM events WHERE ingested_ms >= ? GROUP BY system, minute"
+            )
+            .bind(since_ms)
+            .fetch_all::<MinuteRow>(),
+        client
+            .query(
+                "SELECT toUInt32(max(modification_time)) FROM system.parts \
+                 WHERE database = ? AND table = 'events' AND active"
+            )
+            .bind(state.clickhouse.database.as_str())
+            .fetch_one::<u32>(),
+        client
+            .query("SELECT max(ingested_ms) FROM events")
+            .fetch_one::<u64>(),
+    );
+    let report =
+        |e: clickhouse::error::Error| DashboardError::from(egov_analytics::ReportError::from(e));
+    let mut by_minute: BTreeMap<i64, (u64, u64)> = (first_minute..first_minute + MINUTES)
+        .map(|m| (m, (0, 0)))
+        .collect();
+    for row in minutes.map_err(report)? {
+        let minute = i64::try_from(row.minute).unwrap_or(i64::MAX);
+        if let Some(slot) = by_minute.get_mut(&minute) {
+            match row.system.as_str() {
+                "documents" => slot.0 += row.events,
+                _ => slot.1 += row.events,
+            }
+        }
+    }
+    let minutes = by_minute
+        .into_iter()
+        .filter_map(|(minute, (documents, onestop))| {
+            Some(MinuteCount {
+                minute: timestamp_ms(minute * 60_000)?,
+                documents,
+                onestop,
+            })
+        })
+        .collect();
+    let last_insert = timestamp_ms(i64::from(last_part.map_err(report)?) * 1_000);
+    let last_ingested = timestamp_ms(i64::try_from(last_ingested.map_err(report)?).unwrap_or(0));
+    Ok((minutes, last_insert, last_ingested))
+}
+
+async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(format!("kafka: {error}")),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+async fn kafka_part(state: &AppState) -> (Vec<GroupLag>, DeadLetters) {
+    let kafka = &state.kafka;
+    let groups = [
+        (
+            "transform",
+            kafka.transform_group.clone(),
+            kafka.raw_topic.clone(),
+        ),
+        (
+            "load",
+            kafka.load_group.clone(),
+            kafka.curated_topic.clone(),
+        ),
+    ];
+    let lag = |group: String, topic: String| {
+        let config = kafka.clone();
+        blocking(move || {
+            ops::group_lag(&config, &group, &topic, KAFKA_TIMEOUT)
+                .map(|partitions| partitions.iter().map(|p| p.lag).sum::<i64>())
+        })
+    };
+    let dlq = {
+        let (config, topic) = (kafka.clone(), kafka.dlq_topic.clone());
+        blocking(move || ops::topic_messages(&config, &topic, KAFKA_TIMEOUT))
+    };
+    let (transform, load, dead) = tokio::join!(
+        lag(groups[0].1.clone(), groups[0].2.clone()),
+        lag(groups[1].1.clone(), groups[1].2.clone()),
+        dlq
+    );
+    let lags = groups
+        .into_iter()
+        .zip([transform, load])
+        .map(|((service, group, topic), result)| GroupLag {
+            service,
+            group,
+            topic,
+            lag: result.as_ref().ok().copied(),
+            error: result.err(),
+        })
+        .collect();
+    let dead_letters = DeadLetters {
+        topic: kafka.dlq_topic.clone(),
+        messages: dead.as_ref().ok().copied(),
+        error: dead.err(),
+    };
+    (lags, dead_letters)
+}
+
+async fn data(state: &AppState) -> Result<PipelineData, DashboardError> {
+    let at = Utc::now();
+    state
+        .timed(async {
+            let (clickhouse, (consumer_lag, dead_letters)) = tokio::join!(
+                clickhouse_part(state, at.timestamp_millis()),
+                kafka_part(state)
+            );
+            let (events_per_minute, last_insert, last_ingested) = clickhouse?;
+            Ok(PipelineData {
+                at,
+                events_per_minute,
+                last_insert,
+                last_ingested,
+                consumer_lag,
+                dead_letters,
+            })
+        })
+        .await
+}
+
+/// `GET /api/pipeline`.
+pub(crate) async fn api(State(state): State<AppState>) -> ApiResult<PipelineData> {
+    Ok(Json(data(&state).await?))
+}
+
+/// `GET /pipeline`.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    Query(params): Query<Params>,
+) -> PageResult {
+    let frame = params.frame("/pipeline", Nav::Pipeline, Vec::new())?;
+    let data = data(&state)
+        .await
+        .map_err(|e| frame.fail(Nav::Pipeline, e))?;
+    Ok(Html(html::page(
+        &frame,
+        Nav::Pipeline,
+        frame.t(Text::Pipeline),
+        false,
+        &render(&frame, &data),
+    )))
+}
+
+fn when(frame: &Frame, at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    let Some(at) = at else {
+        return frame.t(Text::Never).to_owned();
+    };
+    let local = at.with_timezone(&egov_common::time::vietnam());
+    let seconds = (now - at).num_seconds().max(0);
+    let ago = match (frame.lang, seconds) {
+        (crate::i18n::Lang::Vi, 0..=119) => format!("{seconds} giây trước"),
+        (crate::i18n::Lang::Vi, 120..=7_199) => format!("{} phút trước", seconds / 60),
+        (crate::i18n::Lang::Vi, _) => format!("{} giờ trước", seconds / 3_600),
+        (crate::i18n::Lang::En, 0..=119) => format!("{seconds} s ago"),
+        (crate::i18n::Lang::En, 120..=7_199) => format!("{} min ago", seconds / 60),
+        (crate::i18n::Lang::En, _) => format!("{} h ago", seconds / 3_600),
+    };
+    format!(
+        "{} {} ({ago})",
+        format::date(local.date_naive(), frame.lang),
+        local.format("%H:%M:%S")
+    )
+}
+
+fn render(frame: &Frame, data: &PipelineData) -> String {
+    let lang = frame.lang;
+    let mut out = String::new();
+    let total: u64 = data
+        .events_per_minute
+        .iter()
+        .map(|m| m.documents + m.onestop)
+        .sum();
+    out.push_str("<div class=\"cards\">");
+    let mut card = |id: &str, label: &str, value: String, raw: String| {
+        let _ = write!(
+            out,
+            "<div class=\"card\" id=\"card-{id}\" data-value=\"{}\"><div class=\"label\">{}</div><div class=\"value\">{}</div></div>",
+            html::escape(&raw),
+            html::escape(label),
+            html::escape(&value)
+        );
+    };
+    card(
+        "last-hour",
+        &format!(
+            "{} ({})",
+            frame.t(Text::EventsPerMinute),
+            frame.t(Text::LastHour)
+        ),
+        format::count(total / MINUTES as u64, lang),
+        total.to_string(),
+    );
+    card(
+        "last-insert",
+        frame.t(Text::LastInsert),
+        when(frame, data.last_insert, data.at),
+        data.last_insert.map(|t| t.to_rfc3339()).unwrap_or_default(),
+    );
+    card(
+        "last-ingested",
+        frame.t(Text::LatestEventIngested),
+        when(frame, data.last_ingested, data.at),
+        data.last_ingested
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default(),
+    );
+    let dead = &data.dead_letters;
+    card(
+        "dead-letters",
+        frame.t(Text::DeadLetters),
+        dead.messages.map_or_else(
+            || {
+                format!(
+                    "{}: {}",
+                    frame.t(Text::Unknown),
+                    dead.error.clone().unwrap_or_default()
+                )
+            },
+            |n| format::signed(n, lang),
+        ),
+        dead.messages.map(|n| n.to_string()).unwrap_or_default(),
+    );
+    out.push_str("</div>");
+
+    let local = |m: &MinuteCount| {
+        m.minute
+            .with_timezone(&egov_common::time::vietnam())
+            .format("%H:%M")
+            .to_string()
+    };
+    let chart = Chart {
+        id: "events-per-minute".into(),
+        kind: Kind::Lines,
+        labels: data.events_per_minute.iter().map(local).collect(),
+        series: vec![
+            Series {
+                name: frame.t(Text::DocumentsSystem).into(),
+                color: COLORS[0],
+                values: data
+                    .events_per_minute
+                    .iter()
+                    .map(|m| Some(m.documents as f64))
+                    .collect(),
+            },
+            Series {
+                name: frame.t(Text::OnestopSystem).into(),
+                color: COLORS[1],
+                values: data
+                    .events_per_minute
+                    .iter()
+                    .map(|m| Some(m.onestop as f64))
+                    .collect(),
+            },
+        ],
+        percent: false,
+        label_every: 10,
+    };
+    let _ = write!(
+        out,
+        "<div class=\"charts\"><div class=\"chart\"><h4>{} ({})</h4>{}</div></div>",
+        html::escape(frame.t(Text::EventsPerMinute)),
+        html::escape(frame.t(Text::LastHour)),
+        svg::render(&chart, lang)
+    );
+
+    let _ = write!(
+        out,
+        "<h3>{}</h3><table id=\"lag\">",
+        html::escape(frame.t(Text::ConsumerLag))
+    );
+    out.push_str(&header_row(&[
+        (frame.t(Text::Service), false),
+        (frame.t(Text::Topic), false),
+        (frame.t(Text::Messages), true),
+    ]));
+    for lag in &data.consumer_lag {
+        let value = lag.lag.map_or_else(
+            || {
+                format!(
+                    "{}: {}",
+                    frame.t(Text::Unknown),
+                    lag.error.clone().unwrap_or_default()
+                )
+            },
+            |n| format::signed(n, lang),
+        );
+        let _ = write!(
+            out,
+            "<tr data-service=\"{}\"><td>{}</td><td>{}</td><td class=\"num\" data-figure=\"lag.{}\" data-value=\"{}\">{}</td></tr>",
+            lag.service,
+            lag.service,
+            html::escape(&lag.topic),
+            lag.service,
+            lag.lag.map(|n| n.to_string()).unwrap_or_else(|| "null".into()),
+            html::escape(&value)
+        );
+    }
+    out.push_str("</table>");
+    out
+}

@@ -1,0 +1,109 @@
+//! The figures of a report, in the JSON shape of contract section 7.
+
+use chrono::NaiveDate;
+use egov_common::Level;
+use serde::{Deserialize, Serialize};
+
+/// The `period` object of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Period {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// Document figures of one level (or the total).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DocumentFigures {
+    pub incoming: u64,
+    pub outgoing: u64,
+    pub outgoing_signed: u64,
+    pub signed_rate: Option<f64>,
+}
+
+/// Dossier figures of one level (or the total).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DossierFigures {
+    pub received: u64,
+    pub carried_over: u64,
+    pub in_period: u64,
+    pub due: u64,
+    pub resolved_early: u64,
+    pub resolved_on_time: u64,
+    pub resolved_late: u64,
+    pub pending_in_time: u64,
+    pub pending_overdue: u64,
+    pub on_time_rate: Option<f64>,
+    pub online: u64,
+    pub online_share: Option<f64>,
+}
+
+/// Figures per level, and their total.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Levels<T> {
+    pub province: T,
+    pub district: T,
+    pub commune: T,
+    pub total: T,
+}
+
+impl<T> Levels<T> {
+    pub fn level(&self, level: Level) -> &T {
+        match level {
+            Level::Province => &self.province,
+            Level::District => &self.district,
+            Level::Commune => &self.commune,
+        }
+    }
+
+    pub(super) fn level_mut(&mut self, level: Level) -> &mut T {
+        match level {
+            Level::Province => &mut self.province,
+            Level::District => &mut self.district,
+            Level::Commune => &mut self.commune,
+        }
+    }
+}
+
+/// The report of contract section 7, in its JSON shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub period: Period,
+    pub documents: Levels<DocumentFigures>,
+    pub dossiers: Levels<DossierFigures>,
+}
+
+fn rate(numerator: u64, denominator: u64) -> Option<f64> {
+    (denominator > 0).then(|| numerator as f64 / denominator as f64)
+}
+
+impl DocumentFigures {
+    pub(super) fn add(&mut self, other: &Self) {
+        self.incoming += other.incoming;
+        self.outgoing += other.outgoing;
+        self.outgoing_signed += other.outgoing_signed;
+    }
+
+    pub(super) fn finish(&mut self) {
+        self.signed_rate = rate(self.outgoing_signed, self.outgoing);
+    }
+}
+
+impl DossierFigures {
+    pub(super) fn add(&mut self, o: &Self) {
+        self.received += o.received;
+        self.carried_over += o.carried_over;
+        self.in_period += o.in_period;
+        self.due += o.due;
+        self.resolved_early += o.resolved_early;
+        self.resolved_on_time += o.resolved_on_time;
+        self.resolved_late += o.resolved_late;
+        self.pending_in_time += o.pending_in_time;
+        self.pending_overdue += o.pending_overdue;
+        self.online += o.online;
+    }
+
+    pub(super) fn finish(&mut self) {
+        self.on_time_rate = rate(self.resolved_early + self.resolved_on_time, self.due);
+        self.online_share = rate(self.online, self.received);
+    }
+}

@@ -398,6 +398,80 @@ async fn requests_beyond_the_in_flight_cap_get_503_and_slow_ones_time_out() -> a
     ingest.stop().await
 }
 
+/// Polls `egov_ingest_requests_in_flight` until `done` holds; fails after 60 s.
+async fn wait_in_flight(
+    metrics: &PrometheusHandle,
+    what: &str,
+    done: impl Fn(f64) -> bool,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let value = sample(&metrics.render(), "egov_ingest_requests_in_flight ");
+        if done(value) {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            anyhow::bail!("{what}: egov_ingest_requests_in_flight is still {value} after 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A client that goes away mid-request is counted out of the in-flight gauge,
+/// whether ingest was reading its body or waiting for Kafka (its future is then
+/// dropped unfinished). The gauge is the process's, so other tests' requests may
+/// be in it too: each step waits until all of them are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_disconnects_mid_request_leaves_the_in_flight_gauge() -> anyhow::Result<()> {
+    let metrics = recorder()?;
+    let mut settings = unique_settings("ops_gone")?;
+    // Nothing listens on port 1: a produce waits for an acknowledgement that
+    // does not come, for longer than the test waits. Nothing is created to clean up.
+    settings.kafka.brokers = "127.0.0.1:1".into();
+    settings.kafka.produce_timeout_ms = 300_000;
+    settings.ingest.request_timeout_ms = 300_000;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (trigger, shutdown) = shutdown::channel();
+    let ingest = tokio::spawn(egov_ingest::run(
+        settings.ingest_config(),
+        listener,
+        shutdown,
+        Some(metrics.clone()),
+    ));
+
+    // Gone while its body is read.
+    let slow = slow_request(addr).await?;
+    wait_in_flight(&metrics, "body being read", |n| n >= 1.0).await?;
+    drop(slow);
+    wait_in_flight(&metrics, "after the disconnect", |n| n == 0.0).await?;
+
+    // Gone while ingest waits for Kafka's acknowledgement of its event.
+    let stream = TcpStream::connect(addr).await?;
+    let body = dossier("gone-1").to_string();
+    let request = format!(
+        "POST /v1/events HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {ONESTOP_TOKEN}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    write_all(&stream, request.as_bytes()).await?;
+    wait_in_flight(&metrics, "waiting for Kafka", |n| n >= 1.0).await?;
+    // Still waiting: nothing has been answered.
+    let mut buffer = [0u8; 64];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), read_some(&stream, &mut buffer))
+            .await
+            .is_err(),
+        "answered although Kafka is unreachable"
+    );
+    drop(stream);
+    wait_in_flight(&metrics, "after the disconnect", |n| n == 0.0).await?;
+
+    trigger.trigger();
+    tokio::time::timeout(Duration::from_secs(60), ingest).await???;
+    Ok(())
+}
+
 /// The process's Prometheus recorder: one per test binary, shared by its tests.
 fn recorder() -> anyhow::Result<PrometheusHandle> {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

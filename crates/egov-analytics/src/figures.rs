@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 use egov_common::Level;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub fn rate(numerator: u64, denominator: u64) -> Option<f64> {
     (denominator > 0).then(|| numerator as f64 / denominator as f64)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DocumentFigures {
     pub incoming: u64,
     pub outgoing: u64,
@@ -77,7 +77,7 @@ impl From<DocumentCounts> for DocumentFigures {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DossierFigures {
     pub received: u64,
     pub carried_over: u64,
@@ -131,7 +131,7 @@ impl<T> ByLevel<T> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Period {
     pub from: NaiveDate,
     pub to: NaiveDate,

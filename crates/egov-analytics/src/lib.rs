@@ -5,21 +5,22 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod figures;
+pub mod query;
 pub mod render;
+pub mod scorecard;
 
 use chrono::NaiveDate;
 use clickhouse::Row;
 use egov_common::config::ClickHouseConfig;
 use egov_common::Level;
-use egov_load::ch::{ident, query_client};
-use figures::{
-    DocumentCounts, DocumentFigures, DossierCounts, DossierFigures, Report, UnitFigures,
-};
+use egov_load::ch::query_client;
+use figures::{DocumentCounts, DocumentFigures, DossierCounts, DossierFigures, Report, UnitFigures};
+use query::{counts_by_unit, CountsByUnit, Params};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-pub const DOCUMENTS_SQL: &str = include_str!("../../../schemas/clickhouse/queries/documents.sql");
-pub const DOSSIERS_SQL: &str = include_str!("../../../schemas/clickhouse/queries/dossiers.sql");
+pub use query::{DOCUMENTS_SQL, DOSSIERS_SQL, LAST_EVENTS_SQL};
+pub use scorecard::{scorecard, Scorecard, ScorecardRequest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -42,42 +43,6 @@ pub struct ReportRequest {
     pub unit: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Grouping {
-    Level,
-    Unit,
-}
-
-impl Grouping {
-    fn column(self) -> &'static str {
-        match self {
-            Grouping::Level => "level",
-            Grouping::Unit => "unit_code",
-        }
-    }
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct DocumentRow {
-    grp: String,
-    incoming: u64,
-    outgoing: u64,
-    outgoing_signed: u64,
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct DossierRow {
-    grp: String,
-    received: u64,
-    carried_over: u64,
-    resolved_early: u64,
-    resolved_on_time: u64,
-    resolved_late: u64,
-    pending_in_time: u64,
-    pending_overdue: u64,
-    online: u64,
-}
-
 #[derive(Debug, Row, Deserialize)]
 struct UnitRow {
     code: String,
@@ -86,43 +51,11 @@ struct UnitRow {
     parent_code: String,
 }
 
-/// A SQL string literal.
-fn literal(value: &str) -> String {
-    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
-/// Renders one of the query templates. Dates come from `NaiveDate` and names
-/// from configuration or the catalogue, so nothing a user typed reaches SQL raw.
-pub fn render_sql(
-    template: &str,
-    database: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-    group: &str,
-    units: Option<&HashSet<String>>,
-) -> String {
-    let unit_filter = match units {
-        None => "1".to_owned(),
-        Some(units) => {
-            let mut codes: Vec<&String> = units.iter().collect();
-            codes.sort();
-            let list: Vec<String> = codes.into_iter().map(|c| literal(c)).collect();
-            format!("unit_code IN ({})", list.join(", "))
-        }
-    };
-    template
-        .replace("{database}", &ident(database))
-        .replace("{from}", &from.format("%Y-%m-%d").to_string())
-        .replace("{to}", &to.format("%Y-%m-%d").to_string())
-        .replace("{group}", group)
-        .replace("{unit_filter}", &unit_filter)
-}
-
-struct Catalogue {
+struct UnitsTable {
     units: Vec<UnitRow>,
 }
 
-impl Catalogue {
+impl UnitsTable {
     async fn fetch(client: &clickhouse::Client) -> Result<Self, ReportError> {
         let units = client
             .query("SELECT code, level, name, parent_code FROM units ORDER BY code")
@@ -154,59 +87,15 @@ impl Catalogue {
     }
 }
 
-fn parse_level(text: &str) -> Result<Level, ReportError> {
-    text.parse()
-        .map_err(|_| ReportError::UnknownLevel(text.to_owned()))
-}
-
-async fn fetch_counts(
-    client: &clickhouse::Client,
-    database: &str,
-    request: &ReportRequest,
-    grouping: Grouping,
-    units: Option<&HashSet<String>>,
-) -> Result<(Vec<DocumentRow>, Vec<DossierRow>), ReportError> {
-    let (from, to) = (request.from, request.to);
-    let documents = render_sql(DOCUMENTS_SQL, database, from, to, grouping.column(), units);
-    let dossiers = render_sql(DOSSIERS_SQL, database, from, to, grouping.column(), units);
-    let documents = client.query(&documents).fetch_all::<DocumentRow>().await?;
-    let dossiers = client.query(&dossiers).fetch_all::<DossierRow>().await?;
-    Ok((documents, dossiers))
-}
-
-fn document_counts(row: &DocumentRow) -> DocumentCounts {
-    DocumentCounts {
-        incoming: row.incoming,
-        outgoing: row.outgoing,
-        outgoing_signed: row.outgoing_signed,
-    }
-}
-
-fn dossier_counts(row: &DossierRow) -> DossierCounts {
-    DossierCounts {
-        received: row.received,
-        carried_over: row.carried_over,
-        resolved_early: row.resolved_early,
-        resolved_on_time: row.resolved_on_time,
-        resolved_late: row.resolved_late,
-        pending_in_time: row.pending_in_time,
-        pending_overdue: row.pending_overdue,
-        online: row.online,
-    }
-}
-
-fn check_period(request: &ReportRequest) -> Result<(), ReportError> {
-    if request.to < request.from {
-        return Err(ReportError::EmptyPeriod {
-            from: request.from,
-            to: request.to,
-        });
+pub(crate) fn check_period(from: NaiveDate, to: NaiveDate) -> Result<(), ReportError> {
+    if to < from {
+        return Err(ReportError::EmptyPeriod { from, to });
     }
     Ok(())
 }
 
 fn unit_filter(
-    catalogue: &Catalogue,
+    catalogue: &UnitsTable,
     request: &ReportRequest,
 ) -> Result<Option<HashSet<String>>, ReportError> {
     request
@@ -216,39 +105,59 @@ fn unit_filter(
         .transpose()
 }
 
+/// The per-unit counts of a request: the one read behind every report.
+async fn fetch_counts(
+    client: &clickhouse::Client,
+    database: &str,
+    request: &ReportRequest,
+    units: Option<&HashSet<String>>,
+) -> Result<CountsByUnit, ReportError> {
+    let params = Params {
+        from: request.from,
+        to: request.to,
+        units,
+    };
+    counts_by_unit(client, database, &params).await
+}
+
 /// The report of contract section 7: per level and in total.
 pub async fn report(
     config: &ClickHouseConfig,
     request: &ReportRequest,
 ) -> Result<Report, ReportError> {
-    check_period(request)?;
-    let client = query_client(config)?;
+    report_on(&query_client(config)?, &config.database, request).await
+}
+
+/// [`report`] on a client of the caller's (e.g. a server that keeps one).
+pub async fn report_on(
+    client: &clickhouse::Client,
+    database: &str,
+    request: &ReportRequest,
+) -> Result<Report, ReportError> {
+    check_period(request.from, request.to)?;
     let units = match &request.unit {
         None => None,
-        Some(_) => unit_filter(&Catalogue::fetch(&client).await?, request)?,
+        Some(_) => unit_filter(&UnitsTable::fetch(client).await?, request)?,
     };
-    let (documents, dossiers) = fetch_counts(
-        &client,
-        &config.database,
-        request,
-        Grouping::Level,
-        units.as_ref(),
-    )
-    .await?;
-    let mut document_levels: BTreeMap<Level, DocumentCounts> = BTreeMap::new();
-    for row in &documents {
-        document_levels.insert(parse_level(&row.grp)?, document_counts(row));
+    let counts = fetch_counts(client, database, request, units.as_ref()).await?;
+    let (documents, dossiers) = sum_by_level(&counts);
+    Ok(Report::new(request.from, request.to, &documents, &dossiers))
+}
+
+/// A level's counts are the sums of its units' (a document or dossier is one
+/// unit's, so nothing counts twice).
+pub fn sum_by_level(
+    counts: &CountsByUnit,
+) -> (BTreeMap<Level, DocumentCounts>, BTreeMap<Level, DossierCounts>) {
+    let mut documents: BTreeMap<Level, DocumentCounts> = BTreeMap::new();
+    let mut dossiers: BTreeMap<Level, DossierCounts> = BTreeMap::new();
+    for ((level, _), unit) in counts {
+        let d = documents.entry(*level).or_default();
+        *d = *d + unit.documents;
+        let d = dossiers.entry(*level).or_default();
+        *d = *d + unit.dossiers;
     }
-    let mut dossier_levels: BTreeMap<Level, DossierCounts> = BTreeMap::new();
-    for row in &dossiers {
-        dossier_levels.insert(parse_level(&row.grp)?, dossier_counts(row));
-    }
-    Ok(Report::new(
-        request.from,
-        request.to,
-        &document_levels,
-        &dossier_levels,
-    ))
+    (documents, dossiers)
 }
 
 /// The same figures per unit, for analysts: one row per unit with any event.
@@ -256,25 +165,17 @@ pub async fn report_by_unit(
     config: &ClickHouseConfig,
     request: &ReportRequest,
 ) -> Result<Vec<UnitFigures>, ReportError> {
-    check_period(request)?;
+    check_period(request.from, request.to)?;
     let client = query_client(config)?;
     // One read of the catalogue: for the unit filter and for the names.
-    let catalogue = Catalogue::fetch(&client).await?;
+    let catalogue = UnitsTable::fetch(&client).await?;
     let units = unit_filter(&catalogue, request)?;
-    let (documents, dossiers) = fetch_counts(
-        &client,
-        &config.database,
-        request,
-        Grouping::Unit,
-        units.as_ref(),
-    )
-    .await?;
+    let counts = fetch_counts(&client, &config.database, request, units.as_ref()).await?;
     let mut by_unit: BTreeMap<String, (DocumentCounts, DossierCounts)> = BTreeMap::new();
-    for row in &documents {
-        by_unit.entry(row.grp.clone()).or_default().0 = document_counts(row);
-    }
-    for row in &dossiers {
-        by_unit.entry(row.grp.clone()).or_default().1 = dossier_counts(row);
+    for ((_, code), unit) in counts {
+        let entry = by_unit.entry(code).or_default();
+        entry.0 = entry.0 + unit.documents;
+        entry.1 = entry.1 + unit.dossiers;
     }
     let names: HashMap<&str, &UnitRow> = catalogue
         .units
@@ -294,24 +195,4 @@ pub async fn report_by_unit(
             }
         })
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rendering_fills_every_placeholder() -> anyhow::Result<()> {
-        let from = NaiveDate::from_ymd_opt(2021, 1, 1).ok_or_else(|| anyhow::anyhow!("date"))?;
-        let to = NaiveDate::from_ymd_opt(2021, 11, 14).ok_or_else(|| anyhow::anyhow!("date"))?;
-        let units: HashSet<String> = ["243".to_owned(), "o'brien".to_owned()].into();
-        for template in [DOCUMENTS_SQL, DOSSIERS_SQL] {
-            let sql = render_sql(template, "egov", from, to, "level", Some(&units));
-            assert!(!sql.contains('{'), "{sql}");
-            assert!(sql.contains("toDate('2021-11-14')"));
-            assert!(sql.contains("unit_code IN ('243', 'o\\'brien')"));
-            assert!(sql.contains("FROM `egov`.events"));
-        }
-        Ok(())
-    }
 }

@@ -3,6 +3,7 @@
 
 mod malloc;
 mod scenario;
+mod scorecard;
 mod status;
 
 use anyhow::Context;
@@ -45,6 +46,9 @@ enum Command {
     Migrate,
     /// Prints the figures of contract section 5 for a period, from ClickHouse.
     Report(ReportArgs),
+    /// Every unit's own figures for a period, silent systems, flagged rates and
+    /// rank within its level (table, JSON, CSV or XLSX).
+    Scorecard(scorecard::ScorecardArgs),
     /// The dead-letter topic: list what is there, or replay each letter to the topic it came from.
     #[command(subcommand)]
     Dlq(DlqCommand),
@@ -215,6 +219,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Migrate => migrate(&settings).await,
         Command::Report(args) => report(&settings, args).await,
+        Command::Scorecard(args) => scorecard::run(&settings, args).await,
         Command::Dlq(command) => dlq(&settings, command).await,
         Command::Reconcile(args) => reconcile(&settings, args).await,
         Command::Scenario(command) => scenario::run(command).await,

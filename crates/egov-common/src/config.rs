@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 mod dashboard;
+mod scorecard;
 mod security;
 pub use dashboard::DashboardSection;
+pub use scorecard::ScorecardSection;
 pub use security::{SaslMechanism, Secret, SecurityProtocol};
 
 /// The prefix of the environment variables read as configuration.
@@ -57,6 +59,7 @@ pub struct Settings {
     pub load: LoadSection,
     pub ops: OpsSection,
     pub dashboard: DashboardSection,
+    pub scorecard: ScorecardSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -479,6 +482,7 @@ impl Settings {
         settings.kafka.validate()?;
         settings.clickhouse.validate()?;
         settings.ingest.check_tokens()?;
+        settings.scorecard.validate()?;
         Ok(settings)
     }
 

@@ -1,14 +1,17 @@
--- Documents per group (level or unit) over the local dates {from}..{to}
+-- Documents per unit (with its level) over the local dates {from}..{to}
 -- (contract section 5). A document is a distinct (unit_code, document_id), so
--- a resent event, merged or not, never changes a figure.
+-- a resent event, merged or not, never changes a figure, and the figures of a
+-- level are the sums of its units' (egov report sums them, egov scorecard
+-- shows them). {from}, {to} and the codes of {unit_filter} are bound values.
 SELECT
-    {group} AS grp,
+    level,
+    unit_code,
     uniqExactIf(unit_code, entity_id, event_type = 'document.received') AS incoming,
     uniqExactIf(unit_code, entity_id, event_type = 'document.issued') AS outgoing,
     uniqExactIf(unit_code, entity_id, event_type = 'document.issued' AND signed = 1) AS outgoing_signed
 FROM {database}.events
 WHERE system = 'documents'
-  AND local_date >= toDate('{from}') AND local_date <= toDate('{to}')
+  AND local_date >= toDate({from}) AND local_date <= toDate({to})
   AND {unit_filter}
-GROUP BY grp
-ORDER BY grp
+GROUP BY level, unit_code
+ORDER BY level, unit_code

@@ -1,0 +1,257 @@
+//! The one way the figures are read from ClickHouse: the query templates of
+//! `schemas/clickhouse/queries/`, rendered with the database as a quoted
+//! identifier and every value (dates, unit codes) bound, and their rows per
+//! unit. `egov report` sums these rows per level; `egov scorecard` shows them
+//! per unit; so both use one definition of every figure.
+
+use crate::figures::{DocumentCounts, DossierCounts};
+use crate::ReportError;
+use chrono::NaiveDate;
+use clickhouse::query::Query;
+use clickhouse::Row;
+use egov_common::{Level, System};
+use egov_load::ch::ident;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+
+pub const DOCUMENTS_SQL: &str = include_str!("../../../schemas/clickhouse/queries/documents.sql");
+pub const DOSSIERS_SQL: &str = include_str!("../../../schemas/clickhouse/queries/dossiers.sql");
+pub const LAST_EVENTS_SQL: &str =
+    include_str!("../../../schemas/clickhouse/queries/last_events.sql");
+
+/// The values a template's placeholders stand for.
+#[derive(Debug, Clone, Copy)]
+pub struct Params<'a> {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Only these units; `None` for every unit.
+    pub units: Option<&'a HashSet<String>>,
+}
+
+/// A template as SQL with `?` where values go, and those values in order.
+/// `{database}` becomes the quoted identifier; `{from}` and `{to}` a bound
+/// date; `{unit_filter}` `1` or `unit_code IN (?, …)` with a bound code per `?`.
+/// Comment lines go first, so placeholders named in them bind nothing.
+pub fn render(template: &str, database: &str, params: &Params<'_>) -> (String, Vec<String>) {
+    let code: Vec<&str> = template
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect();
+    let code = code.join("\n");
+    let mut sql = String::with_capacity(code.len());
+    let mut values = Vec::new();
+    let mut rest = code.as_str();
+    while let Some(start) = rest.find('{') {
+        sql.push_str(&rest[..start]);
+        let after = &rest[start..];
+        let Some(end) = after.find('}') else {
+            sql.push_str(after);
+            rest = "";
+            break;
+        };
+        match &after[1..end] {
+            "database" => sql.push_str(&ident(database)),
+            "from" => {
+                sql.push('?');
+                values.push(date(params.from));
+            }
+            "to" => {
+                sql.push('?');
+                values.push(date(params.to));
+            }
+            "unit_filter" => match params.units {
+                None => sql.push('1'),
+                Some(units) => {
+                    let mut codes: Vec<&String> = units.iter().collect();
+                    codes.sort();
+                    let marks = vec!["?"; codes.len().max(1)].join(", ");
+                    sql.push_str(&format!("unit_code IN ({marks})"));
+                    // An empty set matches nothing (`IN ('')`: no unit has an empty code).
+                    values.extend(codes.into_iter().cloned());
+                    if units.is_empty() {
+                        values.push(String::new());
+                    }
+                }
+            },
+            _ => sql.push_str(&after[..=end]),
+        }
+        rest = &after[end + 1..];
+    }
+    sql.push_str(rest);
+    (sql, values)
+}
+
+fn date(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+/// The query of a rendered template on `client`, its values bound.
+pub fn query(
+    client: &clickhouse::Client,
+    template: &str,
+    database: &str,
+    params: &Params<'_>,
+) -> Query {
+    let (sql, values) = render(template, database, params);
+    values
+        .into_iter()
+        .fold(client.query(&sql), |query, value| query.bind(value))
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct DocumentRow {
+    level: String,
+    unit_code: String,
+    incoming: u64,
+    outgoing: u64,
+    outgoing_signed: u64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct DossierRow {
+    level: String,
+    unit_code: String,
+    received: u64,
+    carried_over: u64,
+    resolved_early: u64,
+    resolved_on_time: u64,
+    resolved_late: u64,
+    pending_in_time: u64,
+    pending_overdue: u64,
+    online: u64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct LastEventRow {
+    unit_code: String,
+    system: String,
+    last_ms: i64,
+}
+
+/// One unit's counts for a period, at the level its events were stored with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnitCounts {
+    pub documents: DocumentCounts,
+    pub dossiers: DossierCounts,
+}
+
+/// Counts per (level, unit) of every unit with events in the period.
+pub type CountsByUnit = BTreeMap<(Level, String), UnitCounts>;
+
+pub(crate) fn parse_level(text: &str) -> Result<Level, ReportError> {
+    text.parse()
+        .map_err(|_| ReportError::UnknownLevel(text.to_owned()))
+}
+
+/// The document and dossier figures of every unit with events in the period
+/// (both queries at once).
+pub async fn counts_by_unit(
+    client: &clickhouse::Client,
+    database: &str,
+    params: &Params<'_>,
+) -> Result<CountsByUnit, ReportError> {
+    let documents = query(client, DOCUMENTS_SQL, database, params).fetch_all::<DocumentRow>();
+    let dossiers = query(client, DOSSIERS_SQL, database, params).fetch_all::<DossierRow>();
+    let (documents, dossiers) = tokio::join!(documents, dossiers);
+    let mut counts = CountsByUnit::new();
+    for row in documents? {
+        counts
+            .entry((parse_level(&row.level)?, row.unit_code))
+            .or_default()
+            .documents = DocumentCounts {
+            incoming: row.incoming,
+            outgoing: row.outgoing,
+            outgoing_signed: row.outgoing_signed,
+        };
+    }
+    for row in dossiers? {
+        counts
+            .entry((parse_level(&row.level)?, row.unit_code))
+            .or_default()
+            .dossiers = DossierCounts {
+            received: row.received,
+            carried_over: row.carried_over,
+            resolved_early: row.resolved_early,
+            resolved_on_time: row.resolved_on_time,
+            resolved_late: row.resolved_late,
+            pending_in_time: row.pending_in_time,
+            pending_overdue: row.pending_overdue,
+            online: row.online,
+        };
+    }
+    Ok(counts)
+}
+
+/// The time (ms since the epoch) of the latest event dated on or before `to`,
+/// per unit and source system.
+pub async fn last_events(
+    client: &clickhouse::Client,
+    database: &str,
+    to: NaiveDate,
+) -> Result<BTreeMap<(String, System), i64>, ReportError> {
+    let params = Params {
+        from: to,
+        to,
+        units: None,
+    };
+    let rows = query(client, LAST_EVENTS_SQL, database, &params)
+        .fetch_all::<LastEventRow>()
+        .await?;
+    let mut last = BTreeMap::new();
+    for row in rows {
+        // Rows of a system this version does not know are in no figure either.
+        if let Ok(system) = row.system.parse::<System>() {
+            last.insert((row.unit_code, system), row.last_ms);
+        }
+    }
+    Ok(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_placeholder_is_filled_and_values_are_bound() -> anyhow::Result<()> {
+        let from = NaiveDate::from_ymd_opt(2021, 1, 1).ok_or_else(|| anyhow::anyhow!("date"))?;
+        let to = NaiveDate::from_ymd_opt(2021, 11, 14).ok_or_else(|| anyhow::anyhow!("date"))?;
+        let units: HashSet<String> = ["243".to_owned(), "o'brien".to_owned()].into();
+        let params = Params {
+            from,
+            to,
+            units: Some(&units),
+        };
+        for template in [DOCUMENTS_SQL, DOSSIERS_SQL, LAST_EVENTS_SQL] {
+            let (sql, values) = render(template, "egov", &params);
+            assert!(!sql.contains('{'), "{sql}");
+            assert!(!sql.contains("2021"), "a date formatted into {sql}");
+            assert!(!sql.contains("o'brien"), "a code formatted into {sql}");
+            assert!(sql.contains("FROM `egov`.events"));
+            assert_eq!(sql.matches('?').count(), values.len(), "{sql}");
+        }
+        let (sql, values) = render(DOCUMENTS_SQL, "egov", &params);
+        assert!(sql.contains("unit_code IN (?, ?)"), "{sql}");
+        assert_eq!(values, ["2021-01-01", "2021-11-14", "243", "o'brien"]);
+        let client = clickhouse::Client::default();
+        let bound = query(&client, DOCUMENTS_SQL, "egov", &params)
+            .sql_display()
+            .to_string();
+        assert!(bound.contains("toDate('2021-11-14')"), "{bound}");
+        assert!(bound.contains("unit_code IN ('243', 'o\\'brien')"), "{bound}");
+        Ok(())
+    }
+
+    #[test]
+    fn an_empty_unit_set_matches_nothing() {
+        let day = NaiveDate::default();
+        let units = HashSet::new();
+        let params = Params {
+            from: day,
+            to: day,
+            units: Some(&units),
+        };
+        let (sql, values) = render(DOCUMENTS_SQL, "egov", &params);
+        assert!(sql.contains("unit_code IN (?)"), "{sql}");
+        assert_eq!(values.last().map(String::as_str), Some(""));
+    }
+}

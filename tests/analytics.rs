@@ -184,6 +184,44 @@ async fn the_2021_scenario_reproduces_the_report_pushed_once_and_again_reversed(
             stats.accepted as f64 / pushed.as_secs_f64()
         );
         assert_figures_of_2021(&documents, &onestop, &center);
+        // The scorecard's units add up to the report of each window, and the year's answers.
+        let catalogue = egov_common::Catalogue::embedded()?;
+        let client = egov_load::ch::query_client(&pipeline.settings.clickhouse)?;
+        let year_end = chrono::NaiveDate::from_ymd_opt(2021, 12, 31)
+            .ok_or_else(|| anyhow::anyhow!("date"))?;
+        let windows = [
+            (DOCUMENTS_WINDOW.from, DOCUMENTS_WINDOW.to),
+            (ONESTOP_WINDOW.from, ONESTOP_WINDOW.to),
+            (CENTER_WINDOW.from, CENTER_WINDOW.to),
+            (DOCUMENTS_WINDOW.from, year_end),
+        ];
+        for (from, to) in windows {
+            let started = Instant::now();
+            let card = egov_analytics::scorecard::scorecard(
+                &client,
+                &pipeline.settings.clickhouse.database,
+                &catalogue,
+                &egov_analytics::ScorecardRequest {
+                    from,
+                    to,
+                    level: None,
+                },
+                &pipeline.settings.scorecard,
+            )
+            .await?;
+            eprintln!("scorecard {from}..{to}: {:.0?}", started.elapsed());
+            let report = egov_analytics::report(
+                &pipeline.settings.clickhouse,
+                &ReportRequest {
+                    from,
+                    to,
+                    unit: None,
+                },
+            )
+            .await?;
+            egov_tests::scorecard::assert_sums_equal_report(&card, &report)?;
+            assert_eq!(card.units.len(), catalogue.len());
+        }
         // And exactly the independent computation, rates included.
         let reference = scenario.reference(reverse)?;
         for (window, got) in [

@@ -2,6 +2,7 @@
 //! and ClickHouse, with its own topics, consumer groups and database, and an
 //! ingest server on port 0. Everything it created is removed on drop.
 
+pub mod scorecard;
 pub mod secure;
 
 use anyhow::{bail, Context};

@@ -47,8 +47,9 @@ pub struct UnitScore {
     /// The unit's own dossiers.
     pub dossiers: DossierFigures,
     pub last_event_at: LastEventAt,
-    /// A source system sent events for this unit before, but none dated within
-    /// `scorecard.silent_after_days` up to the end of the period.
+    /// The unit sent events before, but none (of either system) dated within
+    /// the last `scorecard.silent_after_days` days of the period (up to its end);
+    /// `last_event_at` tells which system stopped when.
     pub silent: bool,
     /// The rates under their threshold.
     pub flags: Vec<Flag>,
@@ -227,11 +228,11 @@ fn score(
         ms.and_then(DateTime::from_timestamp_millis)
             .map(|at| at.with_timezone(&egov_common::time::vietnam()))
     };
-    // Silent: the system's latest event is dated `silent_after_days` or more before `to`.
+    // Silent: the unit's latest event (of either system) is dated
+    // `silent_after_days` or more before `to`; never when it has none.
     let quiet_since = to - chrono::Days::new(u64::from(settings.silent_after_days));
-    let silent = System::ALL.into_iter().any(|system| {
-        local(last_ms(system)).is_some_and(|at| at.date_naive() <= quiet_since)
-    });
+    let latest = System::ALL.into_iter().filter_map(last_ms).max();
+    let silent = local(latest).is_some_and(|at| at.date_naive() <= quiet_since);
     let mut flags = Vec::new();
     if documents.signed_rate.is_some_and(|r| r < settings.min_signing_rate) {
         flags.push(Flag::LowSignedRate);

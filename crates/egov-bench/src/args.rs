@@ -51,11 +51,12 @@ pub struct Args {
     /// Phases to run, comma-separated: raw (raw produce), alone (`egov
     /// ingest` alone), run (`egov run`: ingest, freshness, memory), abuse
     /// (`egov ingest` under worst-case bodies), load (egov load and the
-    /// Kafka engine).
+    /// Kafka engine), scorecard (the 2021 scenario through `egov run`, then
+    /// `egov scorecard` for the year).
     #[arg(
         long,
         env = "BENCH_PHASES",
-        default_value = "raw,alone,run,abuse,load",
+        default_value = "raw,alone,run,abuse,load,scorecard",
         value_delimiter = ','
     )]
     pub phases: Vec<String>,

@@ -10,6 +10,7 @@
 //! 4. the peak memory of `egov run`;
 //! 5. `egov ingest` under abuse: its peak memory while many clients send
 //!    worst-case bodies, and a normal client's latency meanwhile;
+//! 6. `egov scorecard` for the year on the 2021 scenario (about 2.5 M events);
 //!
 //! then prints a table and writes `target/bench/results.json`. Every topic,
 //! consumer group and database it makes has a name unique to the run and is
@@ -17,7 +18,7 @@
 //!
 //! One module per measured thing, each with a `phase` that fills in its
 //! figures of the results: `throughput` (1), `load` (2), `freshness` (3 and
-//! 4), `abuse` (5); `main` only wires them. The tools they share: `bench`
+//! 4), `abuse` (5), `scorecard` (6); `main` only wires them. The tools they share: `bench`
 //! (what every phase gets), `events` (the events sent), `ingest` (HTTP
 //! clients), `produce` (raw Kafka produce), `egov` (the process under test),
 //! `ch` (ClickHouse), `names` (the run's resources) and `report` (the
@@ -35,6 +36,7 @@ mod load;
 mod names;
 mod produce;
 mod report;
+mod scorecard;
 mod throughput;
 
 use anyhow::Context;
@@ -97,6 +99,10 @@ async fn run(args: &Args, settings: &Settings, names: &Names) -> anyhow::Result<
     // 2. Load against the Kafka engine, on the same curated messages.
     if args.wants("load") {
         load::phase(&mut bench).await?;
+    }
+    // 6. `egov scorecard` for a year of the province (its own `egov run` and database).
+    if args.wants("scorecard") {
+        scorecard::phase(&mut bench).await?;
     }
     let mut results = bench.results;
     results.finish();

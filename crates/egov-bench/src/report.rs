@@ -122,6 +122,11 @@ pub struct Results {
     pub abuse_normal_p99_ms: f64,
     pub abuse: Option<crate::abuse::Abuse>,
 
+    /// `egov scorecard` for 2021 on the 2021 scenario (about 2.5 M events),
+    /// the process from start to exit, median (phase `scorecard`).
+    pub scorecard_year_ms: f64,
+    pub scorecard: Option<crate::scorecard::Figures>,
+
     pub targets: Vec<Target>,
     /// Per round; the figures above are their medians.
     pub rounds: Vec<Round>,
@@ -260,6 +265,7 @@ impl Results {
             rss_mib_max: f64::NAN,
             rss_mib_idle: f64::NAN,
             abuse_rss_mib_max: f64::NAN,
+            scorecard_year_ms: f64::NAN,
             abuse_normal_p99_ms: f64::NAN,
             ..Self::default()
         })
@@ -305,6 +311,7 @@ impl Results {
             at_most("rss_mib_max", 200.0, self.rss_mib_max),
             at_most("abuse_rss_mib_max", 300.0, self.abuse_rss_mib_max),
             at_most("abuse_normal_p99_ms", 500.0, self.abuse_normal_p99_ms),
+            at_most("scorecard_year_ms", 300.0, self.scorecard_year_ms),
         ];
         if let Some(abuse) = &self.abuse {
             if abuse.normal_failures > 0 {
@@ -417,6 +424,17 @@ impl Results {
                 ),
                 String::new(),
                 met("abuse_normal_p99_ms"),
+            ],
+            [
+                "egov scorecard for 2021 (2.5 M events), ms".into(),
+                one(self.scorecard_year_ms),
+                format!(
+                    "queries {}; egov report {}",
+                    one(self.scorecard.as_ref().map_or(f64::NAN, |s| s.scorecard_year_query_ms)),
+                    one(self.scorecard.as_ref().map_or(f64::NAN, |s| s.report_year_ms))
+                ),
+                String::new(),
+                met("scorecard_year_ms"),
             ],
             [
                 "HTTP to ClickHouse (burst), rows/s".into(),

@@ -141,13 +141,15 @@ fn flags_are_rates_strictly_under_their_thresholds() {
 }
 
 #[test]
-fn a_system_is_silent_when_its_last_event_is_silent_after_days_before_the_end() {
+fn a_unit_is_silent_when_its_last_event_is_silent_after_days_before_the_end() {
     let mut last = BTreeMap::new();
     // 243: documents until 24 December local (7 days before the 31st): silent.
     last.insert(("243".to_owned(), System::Documents), ms("2021-12-24T23:59:00+07:00"));
-    last.insert(("243".to_owned(), System::Onestop), ms("2021-12-30T08:00:00+07:00"));
     // 244: 25 December local (24 December in UTC): not silent.
-    last.insert(("244".to_owned(), System::Documents), ms("2021-12-25T00:30:00+07:00"));
+    last.insert(("244".to_owned(), System::Documents), ms("2021-12-24T17:30:00Z"));
+    // 246: documents stopped in November, one-stop still sends: not silent.
+    last.insert(("246".to_owned(), System::Documents), ms("2021-11-01T08:00:00+07:00"));
+    last.insert(("246".to_owned(), System::Onestop), ms("2021-12-30T08:00:00+07:00"));
     let card = build(
         &request(None),
         &catalogue(),
@@ -155,14 +157,17 @@ fn a_system_is_silent_when_its_last_event_is_silent_after_days_before_the_end() 
         &last,
         &ScorecardSection::default(),
     );
-    let u243 = unit(&card, "243");
-    assert!(u243.silent);
-    let json = serde_json::to_value(&u243.last_event_at).unwrap_or_default();
+    assert!(unit(&card, "243").silent);
+    assert!(!unit(&card, "244").silent);
+    let u246 = unit(&card, "246");
+    assert!(!u246.silent);
+    let json = serde_json::to_value(&u246.last_event_at).unwrap_or_default();
     assert_eq!(
         json,
-        serde_json::json!({"documents": "2021-12-24T23:59:00.000+07:00", "onestop": "2021-12-30T08:00:00.000+07:00"})
+        serde_json::json!({"documents": "2021-11-01T08:00:00.000+07:00", "onestop": "2021-12-30T08:00:00.000+07:00"})
     );
-    assert!(!unit(&card, "244").silent);
+    let json = serde_json::to_value(&unit(&card, "244").last_event_at).unwrap_or_default();
+    assert_eq!(json["documents"], "2021-12-25T00:30:00.000+07:00");
     let longer = ScorecardSection {
         silent_after_days: 8,
         ..ScorecardSection::default()

@@ -229,3 +229,26 @@ fn a_clickhouse_cluster_needs_plain_names() -> anyhow::Result<()> {
     load_error("[clickhouse]\ndatabase = \"my-db\"\n", &[]).err();
     Ok(())
 }
+
+#[test]
+fn scorecard_settings_have_defaults_and_are_checked() -> anyhow::Result<()> {
+    let defaults = Settings::load_from(None, &[])?.scorecard;
+    assert_eq!(defaults, ScorecardSection::default());
+    assert_eq!(defaults.silent_after_days, 7);
+    assert_eq!(defaults.min_signing_rate, 0.90);
+    assert_eq!(defaults.min_on_time_rate, 0.95);
+    let file = TempFile::new("scorecard", "[scorecard]\nsilent_after_days = 14\n")?;
+    let settings = Settings::load_from(
+        Some(&file.0),
+        &[var("EGOV__SCORECARD__MIN_ON_TIME_RATE", "0.8")],
+    )?;
+    assert_eq!(settings.scorecard.silent_after_days, 14);
+    assert_eq!(settings.scorecard.min_on_time_rate, 0.8);
+    let message = load_error("[scorecard]\nmin_signed_rate = 0.9\n", &[])?;
+    assert!(message.contains("`scorecard.min_signed_rate`"), "{message}");
+    let message = load_error("[scorecard]\nmin_signing_rate = 90\n", &[])?;
+    assert!(message.contains("between 0 and 1"), "{message}");
+    let message = load_error("[scorecard]\nsilent_after_days = 0\n", &[])?;
+    assert!(message.contains("silent_after_days"), "{message}");
+    Ok(())
+}

@@ -1,0 +1,308 @@
+//! Phase `scorecard`: the province's 2021 scenario (about 2.5 million events)
+//! through `egov run` (a process of its own, with its own topics, groups and
+//! database), then how long `egov scorecard` and `egov report` take for the
+//! whole year on it: the `egov scorecard` process as an analyst runs it, and
+//! the library call alone (the queries and what is computed from them).
+//! `BENCH_SCORECARD_DB` names a database that already holds the scenario
+//! (e.g. kept by `--keep`) to measure without loading again.
+
+use crate::bench::Bench;
+use crate::ch::ClickHouse;
+use crate::egov::{self, egov_env, free_port};
+use crate::report::median;
+use crate::say;
+use anyhow::Context;
+use egov_analytics::scorecard::ScorecardRequest;
+use egov_analytics::ReportRequest;
+use egov_common::config::Settings;
+use egov_common::Catalogue;
+use egov_scenario::push::{push, PushOptions, Target};
+use egov_scenario::report2021::{Report2021, DEFAULT_SEED};
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use serde::Serialize;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Each measurement is the median of this many runs, after one to warm up.
+const RUNS: usize = 7;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Figures {
+    pub database: String,
+    /// Rows of `events` (distinct events of the scenario).
+    pub events: u64,
+    /// Seconds from the first request until every event was in ClickHouse
+    /// (0 when an existing database was measured).
+    pub load_s: f64,
+    /// `egov scorecard --from 2021-01-01 --to 2021-12-31 --format json`, the
+    /// process from start to exit, median.
+    pub scorecard_year_ms: f64,
+    /// The library call alone (`egov_analytics::scorecard`), median.
+    pub scorecard_year_query_ms: f64,
+    /// `egov_analytics::report` for the year, median (for comparison).
+    pub report_year_ms: f64,
+    pub runs: Vec<Run>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Run {
+    pub scorecard_process_ms: f64,
+    pub scorecard_query_ms: f64,
+    pub report_ms: f64,
+}
+
+/// What the phase made, removed at its end unless kept.
+struct Resources {
+    topics: Vec<String>,
+    groups: Vec<String>,
+    database: String,
+}
+
+/// Measures and fills in the results (`scorecard_year_ms`, `scorecard`).
+pub async fn phase(bench: &mut Bench<'_>) -> anyhow::Result<()> {
+    // The run's environment; `load` replaces topics, groups, database and port.
+    let names = bench.names;
+    let env = egov_env(bench.args, bench.settings, names, &names.raw, "127.0.0.1:0")?;
+    let figures = run(
+        &bench.args.egov,
+        env,
+        bench.settings,
+        &names.id,
+        &bench.log_dir,
+        bench.args.keep,
+    )
+    .await?;
+    bench.results.scorecard_year_ms = figures.scorecard_year_ms;
+    bench.results.scorecard = Some(figures);
+    Ok(())
+}
+
+async fn run(
+    egov_binary: &Path,
+    base_env: Vec<(String, String)>,
+    settings: &Settings,
+    id: &str,
+    log_dir: &Path,
+    keep: bool,
+) -> anyhow::Result<Figures> {
+    let ch = ClickHouse::new(&settings.clickhouse)?;
+    let existing = std::env::var("BENCH_SCORECARD_DB")
+        .ok()
+        .filter(|d| !d.is_empty());
+    let mut figures = Figures::default();
+    let mut made = None;
+    let database = match existing {
+        Some(database) => database,
+        None => {
+            let resources = Resources {
+                topics: ["raw", "curated", "dlq"]
+                    .map(|t| format!("bench.{id}.y2021.{t}"))
+                    .to_vec(),
+                groups: ["transform", "load"]
+                    .map(|g| format!("bench.{id}.y2021.{g}"))
+                    .to_vec(),
+                database: format!("egov_bench_{id}_y2021"),
+            };
+            let loaded = load(egov_binary, base_env, settings, &resources, log_dir).await;
+            let database = resources.database.clone();
+            made = Some(resources);
+            match loaded {
+                Ok(seconds) => figures.load_s = seconds,
+                Err(error) => {
+                    cleanup(settings, &ch, made.as_ref(), keep).await;
+                    return Err(error);
+                }
+            }
+            database
+        }
+    };
+    let measured = measure(egov_binary, settings, &ch, &database, &mut figures).await;
+    cleanup(settings, &ch, made.as_ref(), keep).await;
+    measured?;
+    figures.database = database;
+    Ok(figures)
+}
+
+/// Pushes the scenario through `egov run` and waits until ClickHouse has it all.
+async fn load(
+    egov_binary: &Path,
+    mut env: Vec<(String, String)>,
+    settings: &Settings,
+    resources: &Resources,
+    log_dir: &Path,
+) -> anyhow::Result<f64> {
+    let ch = ClickHouse::new(&settings.clickhouse)?;
+    let address = format!("127.0.0.1:{}", free_port()?);
+    // Later entries win: this phase's topics, groups, database and port.
+    for (key, value) in [
+        ("EGOV__KAFKA__RAW_TOPIC", resources.topics[0].clone()),
+        ("EGOV__KAFKA__CURATED_TOPIC", resources.topics[1].clone()),
+        ("EGOV__KAFKA__DLQ_TOPIC", resources.topics[2].clone()),
+        ("EGOV__KAFKA__TRANSFORM_GROUP", resources.groups[0].clone()),
+        ("EGOV__KAFKA__LOAD_GROUP", resources.groups[1].clone()),
+        ("EGOV__CLICKHOUSE__DATABASE", resources.database.clone()),
+        ("EGOV__INGEST__LISTEN", address.clone()),
+    ] {
+        env.push((key.to_owned(), value));
+    }
+    say("scorecard: generating the 2021 scenario");
+    let scenario = Arc::new(Report2021::generate(DEFAULT_SEED)?);
+    let distinct = scenario.composition().distinct_events;
+    let log = log_dir.join("egov-run-2021.log");
+    say(format!(
+        "scorecard: starting {} run on {address} (log {})",
+        egov_binary.display(),
+        log.display()
+    ));
+    let mut process = egov::EgovProcess::spawn(egov_binary, "run", &env, address.clone(), &log)?;
+    process.wait_ready(Duration::from_secs(90)).await?;
+    let started = Instant::now();
+    let options = PushOptions {
+        concurrency: 4,
+        ..PushOptions::default()
+    };
+    let stats = push(
+        &Target::local(format!("http://{address}")),
+        scenario.batches(2_000, false),
+        &options,
+    )
+    .await?;
+    say(format!(
+        "scorecard: {} events accepted in {:.1?}; waiting for {distinct} distinct rows",
+        stats.accepted,
+        started.elapsed()
+    ));
+    let sql = format!(
+        "SELECT count() FROM `{}`.events FINAL",
+        resources.database
+    );
+    loop {
+        if ch.number(None, &sql).await.unwrap_or(0) >= distinct {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(900),
+            "the 2021 scenario is not all in ClickHouse after 15 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    process.stop().await?;
+    Ok(seconds)
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+async fn measure(
+    egov_binary: &Path,
+    settings: &Settings,
+    ch: &ClickHouse,
+    database: &str,
+    figures: &mut Figures,
+) -> anyhow::Result<()> {
+    ch.quiesce(Duration::from_secs(60)).await;
+    figures.events = ch
+        .number(None, &format!("SELECT count() FROM `{database}`.events"))
+        .await?;
+    let mut config = settings.clickhouse.clone();
+    config.database = database.to_owned();
+    let client = egov_load::ch::query_client(&config)?;
+    let catalogue = Catalogue::embedded()?;
+    let from = chrono::NaiveDate::from_ymd_opt(2021, 1, 1).context("date")?;
+    let to = chrono::NaiveDate::from_ymd_opt(2021, 12, 31).context("date")?;
+    let request = ScorecardRequest {
+        from,
+        to,
+        level: None,
+    };
+    let report = ReportRequest {
+        from,
+        to,
+        unit: None,
+    };
+    let process = || -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let output = Command::new(egov_binary)
+            .args(["scorecard", "--from", "2021-01-01", "--to", "2021-12-31"])
+            .args(["--format", "json"])
+            .env_remove("EGOV_CONFIG")
+            .env("EGOV__CLICKHOUSE__URL", &config.url)
+            .env("EGOV__CLICKHOUSE__USER", &config.user)
+            .env("EGOV__CLICKHOUSE__PASSWORD", config.password.expose())
+            .env("EGOV__CLICKHOUSE__DATABASE", database)
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()?;
+        let elapsed = started.elapsed();
+        anyhow::ensure!(output.status.success(), "egov scorecard failed");
+        Ok(elapsed)
+    };
+    for round in 0..=RUNS {
+        let scorecard_process = process()?;
+        let started = Instant::now();
+        let card = egov_analytics::scorecard::scorecard(
+            &client,
+            database,
+            &catalogue,
+            &request,
+            &settings.scorecard,
+        )
+        .await?;
+        let scorecard_query = started.elapsed();
+        let started = Instant::now();
+        egov_analytics::report_on(&client, database, &report).await?;
+        let report_elapsed = started.elapsed();
+        anyhow::ensure!(card.units.len() >= catalogue.len());
+        // The first round warms caches and connections.
+        if round > 0 {
+            figures.runs.push(Run {
+                scorecard_process_ms: ms(scorecard_process),
+                scorecard_query_ms: ms(scorecard_query),
+                report_ms: ms(report_elapsed),
+            });
+        }
+    }
+    let of = |f: fn(&Run) -> f64| median(&figures.runs.iter().map(f).collect::<Vec<_>>());
+    figures.scorecard_year_ms = of(|r| r.scorecard_process_ms);
+    figures.scorecard_year_query_ms = of(|r| r.scorecard_query_ms);
+    figures.report_year_ms = of(|r| r.report_ms);
+    say(format!(
+        "scorecard: {} rows; egov scorecard for 2021 {:.0} ms (the queries {:.0} ms), egov report {:.0} ms",
+        figures.events,
+        figures.scorecard_year_ms,
+        figures.scorecard_year_query_ms,
+        figures.report_year_ms
+    ));
+    Ok(())
+}
+
+async fn cleanup(settings: &Settings, ch: &ClickHouse, made: Option<&Resources>, keep: bool) {
+    let Some(resources) = made else { return };
+    if keep {
+        say(format!(
+            "scorecard: keeping database {} (BENCH_SCORECARD_DB={0} measures it again) and topics {:?}",
+            resources.database, resources.topics
+        ));
+        return;
+    }
+    let drop = format!("DROP DATABASE IF EXISTS `{}`", resources.database);
+    if let Err(error) = ch.query(None, &drop).await {
+        say(format!("scorecard cleanup: {error:#}"));
+    }
+    let admin: Result<AdminClient<DefaultClientContext>, _> =
+        egov_common::kafka::client_config(&settings.kafka).create();
+    if let Ok(admin) = admin {
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        let topics: Vec<&str> = resources.topics.iter().map(String::as_str).collect();
+        let groups: Vec<&str> = resources.groups.iter().map(String::as_str).collect();
+        if let Err(error) = admin.delete_topics(&topics, &options).await {
+            say(format!("scorecard cleanup: {error}"));
+        }
+        let _ = admin.delete_groups(&groups, &options).await;
+    }
+}

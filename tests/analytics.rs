@@ -187,8 +187,8 @@ async fn the_2021_scenario_reproduces_the_report_pushed_once_and_again_reversed(
         // The scorecard's units add up to the report of each window, and the year's answers.
         let catalogue = egov_common::Catalogue::embedded()?;
         let client = egov_load::ch::query_client(&pipeline.settings.clickhouse)?;
-        let year_end = chrono::NaiveDate::from_ymd_opt(2021, 12, 31)
-            .ok_or_else(|| anyhow::anyhow!("date"))?;
+        let year_end =
+            chrono::NaiveDate::from_ymd_opt(2021, 12, 31).ok_or_else(|| anyhow::anyhow!("date"))?;
         let windows = [
             (DOCUMENTS_WINDOW.from, DOCUMENTS_WINDOW.to),
             (ONESTOP_WINDOW.from, ONESTOP_WINDOW.to),

@@ -133,7 +133,11 @@ async fn scorecard_sums_to_the_report_and_marks_silent_late_and_empty_units() ->
             };
             let card =
                 scorecard::scorecard(&client, database, &catalogue, &request, &settings).await?;
-            assert_eq!(card.units.len(), catalogue.len(), "every unit, {from}..{to}");
+            assert_eq!(
+                card.units.len(),
+                catalogue.len(),
+                "every unit, {from}..{to}"
+            );
             let report = egov_analytics::report(
                 &pipeline.settings.clickhouse,
                 &ReportRequest {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark (not a test): egov against writing straight to Kafka and against ClickHouse's own
 # Kafka engine, side by side on this machine in one run. Prints a table and writes
-# target/bench/results.json (egov's logs beside it). About 2-4 minutes on 2 cores (plus the build).
+# target/bench/results.json (egov's logs beside it). About 2-4 minutes on 2 cores, plus about 2 for the 2021 scenario of the scorecard phase (plus the build).
 #
 #   ./deploy/local/bench.sh                      # everything, default sizes
 #   BENCH_EVENTS=100000 BENCH_ROUNDS=1 ./deploy/local/bench.sh
@@ -14,7 +14,7 @@
 #   BENCH_FRESH_SECS=30       seconds of offered load at BENCH_FRESH_LOAD (0.5) x the ingest rate
 #   BENCH_FRESH_MAX_EVENTS=1500000, BENCH_BATCH=500, BENCH_CLIENTS=8, BENCH_POLL_MS=50
 #   BENCH_ABUSE_SECS=20, BENCH_ABUSE_CLIENTS=64   the abuse phase: egov ingest (defaults) under worst-case bodies
-#   BENCH_PHASES=raw,alone,run,abuse,load, BENCH_EGOV_ENV=KEY=VALUE,... (extra env of the egov processes)
+#   BENCH_PHASES=raw,alone,run,abuse,load,scorecard, BENCH_SCORECARD_DB=DB, BENCH_EGOV_ENV=KEY=VALUE,... (extra env of the egov processes)
 # Kafka and ClickHouse are the local ones (EGOV__KAFKA__BROKERS, EGOV__CLICKHOUSE__URL to change).
 # Every topic, consumer group and database the run makes is named bench.<id>.* / egov_bench_<id>*
 # and removed at the end (--keep keeps them).

@@ -14,7 +14,9 @@ use clickhouse::Row;
 use egov_common::config::ClickHouseConfig;
 use egov_common::Level;
 use egov_load::ch::query_client;
-use figures::{DocumentCounts, DocumentFigures, DossierCounts, DossierFigures, Report, UnitFigures};
+use figures::{
+    DocumentCounts, DocumentFigures, DossierCounts, DossierFigures, Report, UnitFigures,
+};
 use query::{counts_by_unit, CountsByUnit, Params};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -148,7 +150,10 @@ pub async fn report_on(
 /// unit's, so nothing counts twice).
 pub fn sum_by_level(
     counts: &CountsByUnit,
-) -> (BTreeMap<Level, DocumentCounts>, BTreeMap<Level, DossierCounts>) {
+) -> (
+    BTreeMap<Level, DocumentCounts>,
+    BTreeMap<Level, DossierCounts>,
+) {
     let mut documents: BTreeMap<Level, DocumentCounts> = BTreeMap::new();
     let mut dossiers: BTreeMap<Level, DossierCounts> = BTreeMap::new();
     for ((level, _), unit) in counts {

@@ -237,7 +237,10 @@ mod tests {
             .sql_display()
             .to_string();
         assert!(bound.contains("toDate('2021-11-14')"), "{bound}");
-        assert!(bound.contains("unit_code IN ('243', 'o\\'brien')"), "{bound}");
+        assert!(
+            bound.contains("unit_code IN ('243', 'o\\'brien')"),
+            "{bound}"
+        );
         Ok(())
     }
 

@@ -159,13 +159,16 @@ pub fn build(
     // the catalogue moved it).
     let mut by_code: BTreeMap<&str, (Level, UnitCounts)> = BTreeMap::new();
     for ((level, code), unit) in counts {
-        let entry = by_code.entry(code.as_str()).or_insert((*level, UnitCounts::default()));
+        let entry = by_code
+            .entry(code.as_str())
+            .or_insert((*level, UnitCounts::default()));
         entry.1.documents = entry.1.documents + unit.documents;
         entry.1.dossiers = entry.1.dossiers + unit.dossiers;
     }
     let mut units: Vec<UnitScore> = Vec::new();
     for unit in catalogue.units() {
-        let valid = unit.valid_from <= request.to && unit.valid_to.is_none_or(|v| v >= request.from);
+        let valid =
+            unit.valid_from <= request.to && unit.valid_to.is_none_or(|v| v >= request.from);
         let own = by_code.remove(unit.code.as_str());
         if !valid && own.is_none() {
             continue;
@@ -184,7 +187,9 @@ pub fn build(
     }
     // Units with events but no longer in the catalogue still count (as in the report).
     for (code, (level, own)) in by_code {
-        units.push(score(code, "", level, None, own, last, request.to, settings));
+        units.push(score(
+            code, "", level, None, own, last, request.to, settings,
+        ));
     }
     rank(&mut units);
     if let Some(level) = request.level {
@@ -234,10 +239,16 @@ fn score(
     let latest = System::ALL.into_iter().filter_map(last_ms).max();
     let silent = local(latest).is_some_and(|at| at.date_naive() <= quiet_since);
     let mut flags = Vec::new();
-    if documents.signed_rate.is_some_and(|r| r < settings.min_signing_rate) {
+    if documents
+        .signed_rate
+        .is_some_and(|r| r < settings.min_signing_rate)
+    {
         flags.push(Flag::LowSignedRate);
     }
-    if dossiers.on_time_rate.is_some_and(|r| r < settings.min_on_time_rate) {
+    if dossiers
+        .on_time_rate
+        .is_some_and(|r| r < settings.min_on_time_rate)
+    {
         flags.push(Flag::LowOnTimeRate);
     }
     UnitScore {

@@ -430,8 +430,14 @@ impl Results {
                 one(self.scorecard_year_ms),
                 format!(
                     "queries {}; egov report {}",
-                    one(self.scorecard.as_ref().map_or(f64::NAN, |s| s.scorecard_year_query_ms)),
-                    one(self.scorecard.as_ref().map_or(f64::NAN, |s| s.report_year_ms))
+                    one(self
+                        .scorecard
+                        .as_ref()
+                        .map_or(f64::NAN, |s| s.scorecard_year_query_ms)),
+                    one(self
+                        .scorecard
+                        .as_ref()
+                        .map_or(f64::NAN, |s| s.report_year_ms))
                 ),
                 String::new(),
                 met("scorecard_year_ms"),

@@ -175,10 +175,7 @@ async fn load(
         stats.accepted,
         started.elapsed()
     ));
-    let sql = format!(
-        "SELECT count() FROM `{}`.events FINAL",
-        resources.database
-    );
+    let sql = format!("SELECT count() FROM `{}`.events FINAL", resources.database);
     loop {
         if ch.number(None, &sql).await.unwrap_or(0) >= distinct {
             break;

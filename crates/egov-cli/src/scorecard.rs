@@ -77,11 +77,16 @@ pub async fn run(settings: &Settings, args: ScorecardArgs) -> anyhow::Result<()>
         Format::Xlsx => xlsx::workbook(&scorecard, lang)?,
     };
     match &args.output {
-        Some(path) => std::fs::write(path, &bytes)
-            .with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => {
+            std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?
+        }
         None => {
-            if matches!(args.format, Format::Xlsx) && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-                anyhow::bail!("an XLSX workbook is binary: give --output FILE (or redirect standard output)");
+            if matches!(args.format, Format::Xlsx)
+                && std::io::IsTerminal::is_terminal(&std::io::stdout())
+            {
+                anyhow::bail!(
+                    "an XLSX workbook is binary: give --output FILE (or redirect standard output)"
+                );
             }
             std::io::stdout().lock().write_all(&bytes)?;
         }

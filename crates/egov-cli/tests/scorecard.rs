@@ -112,7 +112,12 @@ fn check_csv(bytes: &[u8], units: &[Value], vietnamese: bool) -> anyhow::Result<
     Ok(())
 }
 
-fn check_xlsx(path: &Path, units: &[Value], sheets: &[&str], vietnamese: bool) -> anyhow::Result<()> {
+fn check_xlsx(
+    path: &Path,
+    units: &[Value],
+    sheets: &[&str],
+    vietnamese: bool,
+) -> anyhow::Result<()> {
     let mut workbook: Xlsx<_> = open_workbook(path).context("opening the workbook")?;
     ensure!(
         workbook.sheet_names() == sheets,
@@ -150,7 +155,11 @@ fn check_xlsx(path: &Path, units: &[Value], sheets: &[&str], vietnamese: bool) -
             seen += 1;
         }
     }
-    ensure!(seen == units.len(), "{seen} of {} units in the workbook", units.len());
+    ensure!(
+        seen == units.len(),
+        "{seen} of {} units in the workbook",
+        units.len()
+    );
     Ok(())
 }
 
@@ -178,7 +187,11 @@ async fn scorecard_json_csv_and_xlsx_hold_the_same_values() -> anyhow::Result<()
         .iter()
         .map(|e| {
             let field = |k: &str| e[k].as_str().unwrap_or("").to_owned();
-            (field("event_type")[..3].to_owned(), field("unit_code"), field("event_id"))
+            (
+                field("event_type")[..3].to_owned(),
+                field("unit_code"),
+                field("event_id"),
+            )
         })
         .collect();
     pipeline
@@ -202,7 +215,10 @@ async fn scorecard_json_csv_and_xlsx_hold_the_same_values() -> anyhow::Result<()
     let card: Scorecard = serde_json::from_slice(&json)?;
     let value: Value = serde_json::from_slice(&json)?;
     ensure!(card.units.len() == egov_common::Catalogue::embedded()?.len());
-    ensure!(card.units.iter().any(|u| u.dossiers.due > 0 && u.rank.is_some()));
+    ensure!(card
+        .units
+        .iter()
+        .any(|u| u.dossiers.due > 0 && u.rank.is_some()));
     let units = value["units"].as_array().cloned().unwrap_or_default();
     for key in ["period", "units"] {
         ensure!(value.get(key).is_some(), "no {key}");
@@ -212,8 +228,16 @@ async fn scorecard_json_csv_and_xlsx_hold_the_same_values() -> anyhow::Result<()
         .map(|o| o.keys().map(String::as_str).collect())
         .unwrap_or_default();
     let mut expected_keys = [
-        "code", "name", "level", "district_code", "documents", "dossiers", "last_event_at",
-        "silent", "flags", "rank",
+        "code",
+        "name",
+        "level",
+        "district_code",
+        "documents",
+        "dossiers",
+        "last_event_at",
+        "silent",
+        "flags",
+        "rank",
     ];
     expected_keys.sort_unstable();
     let mut sorted = keys.clone();
@@ -225,14 +249,22 @@ async fn scorecard_json_csv_and_xlsx_hold_the_same_values() -> anyhow::Result<()
         let csv_file = csv_path.to_string_lossy().into_owned();
         scorecard(
             &pipeline,
-            &[&period[..], &["--format", "csv", "--lang", lang, "--output", &csv_file]].concat(),
+            &[
+                &period[..],
+                &["--format", "csv", "--lang", lang, "--output", &csv_file],
+            ]
+            .concat(),
         )?;
         check_csv(&std::fs::read(&csv_path)?, &units, vietnamese)?;
         let xlsx_path = dir.0.join(format!("scorecard-{lang}.xlsx"));
         let xlsx_file = xlsx_path.to_string_lossy().into_owned();
         scorecard(
             &pipeline,
-            &[&period[..], &["--format", "xlsx", "--lang", lang, "--output", &xlsx_file]].concat(),
+            &[
+                &period[..],
+                &["--format", "xlsx", "--lang", lang, "--output", &xlsx_file],
+            ]
+            .concat(),
         )?;
         let sheets = if vietnamese {
             ["Cấp tỉnh", "Cấp huyện", "Cấp xã"]
@@ -260,7 +292,13 @@ async fn scorecard_json_csv_and_xlsx_hold_the_same_values() -> anyhow::Result<()
     let xlsx_file = xlsx_path.to_string_lossy().into_owned();
     scorecard(
         &pipeline,
-        &[&period[..], &["--level", "district", "--format", "xlsx", "--output", &xlsx_file]].concat(),
+        &[
+            &period[..],
+            &[
+                "--level", "district", "--format", "xlsx", "--output", &xlsx_file,
+            ],
+        ]
+        .concat(),
     )?;
     let district_units: Vec<Value> = units
         .iter()
@@ -271,7 +309,13 @@ async fn scorecard_json_csv_and_xlsx_hold_the_same_values() -> anyhow::Result<()
     ensure!(workbook.sheet_names() == ["district"]);
     let rows = workbook.worksheet_range("district")?.rows().count();
     ensure!(rows == district_units.len() + 1);
-    let table = String::from_utf8(scorecard(&pipeline, &[&period[..], &["--lang", "vi"]].concat())?)?;
-    ensure!(table.contains("Cấp huyện") && table.contains("Thành phố Phúc Yên"), "{table}");
+    let table = String::from_utf8(scorecard(
+        &pipeline,
+        &[&period[..], &["--lang", "vi"]].concat(),
+    )?)?;
+    ensure!(
+        table.contains("Cấp huyện") && table.contains("Thành phố Phúc Yên"),
+        "{table}"
+    );
     pipeline.stop().await
 }

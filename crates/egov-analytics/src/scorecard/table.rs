@@ -61,69 +61,117 @@ macro_rules! column {
 
 /// Every value of the JSON of a unit, in its order.
 pub const COLUMNS: [Column; 25] = [
-    column!("code", "code", "Mã đơn vị", |u| Cell::Text(u.code.clone())),
-    column!("name", "name", "Tên đơn vị", |u| Cell::Text(u.name.clone())),
-    column!("level", "level", "Cấp", |u| Cell::Text(u.level.to_string())),
+    column!("code", "code", "Mã đơn vị", |u| Cell::Text(
+        u.code.clone()
+    )),
+    column!("name", "name", "Tên đơn vị", |u| Cell::Text(
+        u.name.clone()
+    )),
+    column!("level", "level", "Cấp", |u| Cell::Text(
+        u.level.to_string()
+    )),
     column!("district_code", "district", "Mã huyện", |u| Cell::Text(
         u.district_code.clone().unwrap_or_default()
     )),
-    column!("documents.incoming", "incoming", "VB đến", |u| Cell::Count(
-        u.documents.incoming
-    )),
+    column!("documents.incoming", "incoming", "VB đến", |u| {
+        Cell::Count(u.documents.incoming)
+    }),
     column!("documents.outgoing", "outgoing", "VB đi", |u| Cell::Count(
         u.documents.outgoing
     )),
-    column!("documents.outgoing_signed", "signed", "VB đi ký số", |u| {
-        Cell::Count(u.documents.outgoing_signed)
+    column!(
+        "documents.outgoing_signed",
+        "signed",
+        "VB đi ký số",
+        |u| { Cell::Count(u.documents.outgoing_signed) }
+    ),
+    column!(
+        "documents.signed_rate",
+        "signed rate",
+        "Tỷ lệ ký số",
+        |u| { Cell::Rate(u.documents.signed_rate) }
+    ),
+    column!(
+        "dossiers.received",
+        "received",
+        "Tiếp nhận mới",
+        |u| Cell::Count(u.dossiers.received)
+    ),
+    column!(
+        "dossiers.carried_over",
+        "carried",
+        "Kỳ trước chuyển qua",
+        |u| { Cell::Count(u.dossiers.carried_over) }
+    ),
+    column!(
+        "dossiers.in_period",
+        "in period",
+        "Đã và đang giải quyết",
+        |u| { Cell::Count(u.dossiers.in_period) }
+    ),
+    column!("dossiers.due", "due", "Đến hạn giải quyết", |u| {
+        Cell::Count(u.dossiers.due)
     }),
-    column!("documents.signed_rate", "signed rate", "Tỷ lệ ký số", |u| {
-        Cell::Rate(u.documents.signed_rate)
+    column!("dossiers.resolved_early", "early", "Trước hạn", |u| {
+        Cell::Count(u.dossiers.resolved_early)
     }),
-    column!("dossiers.received", "received", "Tiếp nhận mới", |u| Cell::Count(
-        u.dossiers.received
+    column!(
+        "dossiers.resolved_on_time",
+        "on time",
+        "Đúng hạn",
+        |u| { Cell::Count(u.dossiers.resolved_on_time) }
+    ),
+    column!("dossiers.resolved_late", "late", "Quá hạn", |u| {
+        Cell::Count(u.dossiers.resolved_late)
+    }),
+    column!(
+        "dossiers.pending_in_time",
+        "pending",
+        "Đang giải quyết trong hạn",
+        |u| { Cell::Count(u.dossiers.pending_in_time) }
+    ),
+    column!(
+        "dossiers.pending_overdue",
+        "overdue",
+        "Đang giải quyết quá hạn",
+        |u| { Cell::Count(u.dossiers.pending_overdue) }
+    ),
+    column!(
+        "dossiers.on_time_rate",
+        "on-time rate",
+        "Tỷ lệ đúng hạn",
+        |u| { Cell::Rate(u.dossiers.on_time_rate) }
+    ),
+    column!("dossiers.online", "online", "Trực tuyến", |u| {
+        Cell::Count(u.dossiers.online)
+    }),
+    column!(
+        "dossiers.online_share",
+        "online share",
+        "Tỷ lệ trực tuyến",
+        |u| { Cell::Rate(u.dossiers.online_share) }
+    ),
+    column!(
+        "last_event_at.documents",
+        "last document event",
+        "Sự kiện văn bản cuối",
+        |u| { Cell::Time(u.last_event_at.get(System::Documents)) }
+    ),
+    column!(
+        "last_event_at.onestop",
+        "last one-stop event",
+        "Sự kiện một cửa cuối",
+        |u| { Cell::Time(u.last_event_at.get(System::Onestop)) }
+    ),
+    column!("silent", "silent", "Ngừng gửi", |u| Cell::Flag(
+        u.silent
     )),
-    column!("dossiers.carried_over", "carried", "Kỳ trước chuyển qua", |u| {
-        Cell::Count(u.dossiers.carried_over)
-    }),
-    column!("dossiers.in_period", "in period", "Đã và đang giải quyết", |u| {
-        Cell::Count(u.dossiers.in_period)
-    }),
-    column!("dossiers.due", "due", "Đến hạn giải quyết", |u| Cell::Count(
-        u.dossiers.due
-    )),
-    column!("dossiers.resolved_early", "early", "Trước hạn", |u| Cell::Count(
-        u.dossiers.resolved_early
-    )),
-    column!("dossiers.resolved_on_time", "on time", "Đúng hạn", |u| {
-        Cell::Count(u.dossiers.resolved_on_time)
-    }),
-    column!("dossiers.resolved_late", "late", "Quá hạn", |u| Cell::Count(
-        u.dossiers.resolved_late
-    )),
-    column!("dossiers.pending_in_time", "pending", "Đang giải quyết trong hạn", |u| {
-        Cell::Count(u.dossiers.pending_in_time)
-    }),
-    column!("dossiers.pending_overdue", "overdue", "Đang giải quyết quá hạn", |u| {
-        Cell::Count(u.dossiers.pending_overdue)
-    }),
-    column!("dossiers.on_time_rate", "on-time rate", "Tỷ lệ đúng hạn", |u| {
-        Cell::Rate(u.dossiers.on_time_rate)
-    }),
-    column!("dossiers.online", "online", "Trực tuyến", |u| Cell::Count(
-        u.dossiers.online
-    )),
-    column!("dossiers.online_share", "online share", "Tỷ lệ trực tuyến", |u| {
-        Cell::Rate(u.dossiers.online_share)
-    }),
-    column!("last_event_at.documents", "last document event", "Sự kiện văn bản cuối", |u| {
-        Cell::Time(u.last_event_at.get(System::Documents))
-    }),
-    column!("last_event_at.onestop", "last one-stop event", "Sự kiện một cửa cuối", |u| {
-        Cell::Time(u.last_event_at.get(System::Onestop))
-    }),
-    column!("silent", "silent", "Ngừng gửi", |u| Cell::Flag(u.silent)),
     column!("flags", "flags", "Cảnh báo", |u| Cell::Text(
-        u.flags.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(";")
+        u.flags
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join(";")
     )),
     column!("rank", "rank", "Xếp hạng", |u| Cell::Rank(u.rank)),
 ];
@@ -230,7 +278,9 @@ fn text_cell(cell: Cell, lang: Lang) -> String {
             Lang::Vi => "ngừng gửi".to_owned(),
         },
         Cell::Flag(false) => String::new(),
-        Cell::Rank(rank) => rank.map(|r| r.to_string()).unwrap_or_else(|| "–".to_owned()),
+        Cell::Rank(rank) => rank
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "–".to_owned()),
     }
 }
 
@@ -261,7 +311,11 @@ pub fn table(scorecard: &Scorecard, lang: Lang) -> String {
         scorecard.period.from, scorecard.period.to
     );
     for level in Level::ALL {
-        let units: Vec<&UnitScore> = scorecard.units.iter().filter(|u| u.level == level).collect();
+        let units: Vec<&UnitScore> = scorecard
+            .units
+            .iter()
+            .filter(|u| u.level == level)
+            .collect();
         if units.is_empty() {
             continue;
         }

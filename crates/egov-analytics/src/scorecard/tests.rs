@@ -62,7 +62,12 @@ fn counts() -> CountsByUnit {
     put(Level::District, "243", documents(10, 10), dossiers(10, 0));
     put(Level::District, "244", documents(10, 5), dossiers(9, 1));
     put(Level::District, "246", documents(10, 5), dossiers(18, 2));
-    put(Level::District, "247", documents(10, 9), DossierCounts::default());
+    put(
+        Level::District,
+        "247",
+        documents(10, 9),
+        DossierCounts::default(),
+    );
     // A commune at exactly the thresholds: no flag.
     put(Level::Commune, "08707", documents(10, 9), dossiers(19, 1));
     counts
@@ -135,21 +140,39 @@ fn flags_are_rates_strictly_under_their_thresholds() {
         unit(&card, "244").flags,
         [Flag::LowSignedRate, Flag::LowOnTimeRate]
     );
-    assert!(unit(&card, "08707").flags.is_empty(), "0.90 and 0.95 are not under");
+    assert!(
+        unit(&card, "08707").flags.is_empty(),
+        "0.90 and 0.95 are not under"
+    );
     let json = serde_json::to_value(&unit(&card, "244").flags).unwrap_or_default();
-    assert_eq!(json, serde_json::json!(["low_signed_rate", "low_on_time_rate"]));
+    assert_eq!(
+        json,
+        serde_json::json!(["low_signed_rate", "low_on_time_rate"])
+    );
 }
 
 #[test]
 fn a_unit_is_silent_when_its_last_event_is_silent_after_days_before_the_end() {
     let mut last = BTreeMap::new();
     // 243: documents until 24 December local (7 days before the 31st): silent.
-    last.insert(("243".to_owned(), System::Documents), ms("2021-12-24T23:59:00+07:00"));
+    last.insert(
+        ("243".to_owned(), System::Documents),
+        ms("2021-12-24T23:59:00+07:00"),
+    );
     // 244: 25 December local (24 December in UTC): not silent.
-    last.insert(("244".to_owned(), System::Documents), ms("2021-12-24T17:30:00Z"));
+    last.insert(
+        ("244".to_owned(), System::Documents),
+        ms("2021-12-24T17:30:00Z"),
+    );
     // 246: documents stopped in November, one-stop still sends: not silent.
-    last.insert(("246".to_owned(), System::Documents), ms("2021-11-01T08:00:00+07:00"));
-    last.insert(("246".to_owned(), System::Onestop), ms("2021-12-30T08:00:00+07:00"));
+    last.insert(
+        ("246".to_owned(), System::Documents),
+        ms("2021-11-01T08:00:00+07:00"),
+    );
+    last.insert(
+        ("246".to_owned(), System::Onestop),
+        ms("2021-12-30T08:00:00+07:00"),
+    );
     let card = build(
         &request(None),
         &catalogue(),

@@ -20,7 +20,11 @@ pub fn workbook(scorecard: &Scorecard, lang: Lang) -> Result<Vec<u8>, XlsxError>
     let percent = Format::new().set_num_format("0.00%");
     let time = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
     for level in Level::ALL {
-        let units: Vec<_> = scorecard.units.iter().filter(|u| u.level == level).collect();
+        let units: Vec<_> = scorecard
+            .units
+            .iter()
+            .filter(|u| u.level == level)
+            .collect();
         // A sheet per level that has units (all three when none has).
         if units.is_empty() && scorecard.units.iter().any(|u| u.level != level) {
             continue;

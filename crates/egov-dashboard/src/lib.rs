@@ -7,6 +7,7 @@
 //! `schemas/dashboard-openapi.json` (served at `/openapi.json`).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod cache;
 mod error;
 pub mod format;
 pub mod html;
@@ -72,6 +73,7 @@ pub(crate) struct Inner {
     pub kafka: KafkaConfig,
     pub catalogue: Catalogue,
     pub timeout_ms: u64,
+    pub cache: cache::Cache,
 }
 
 impl std::ops::Deref for AppState {
@@ -90,6 +92,28 @@ impl AppState {
         tokio::time::timeout(Duration::from_millis(self.timeout_ms), work)
             .await
             .unwrap_or(Err(DashboardError::Timeout(self.timeout_ms)))
+    }
+
+    /// `work`'s figures for `key` (a page and its parameters), from the cache
+    /// while the data has not changed, within the configured time.
+    ///
+    /// The work runs on a task of its own: when the answer times out, it goes
+    /// on and fills the cache for the next request.
+    pub(crate) async fn figures<T: Clone + Send + Sync + 'static>(
+        &self,
+        key: String,
+        work: impl Future<Output = Result<T, DashboardError>> + Send + 'static,
+    ) -> Result<T, DashboardError> {
+        let state = self.clone();
+        let task = tokio::spawn(async move {
+            let version = cache::Cache::version(&state.clickhouse).await;
+            state.cache.get_or(key, version, work).await
+        });
+        self.timed(async {
+            task.await
+                .map_err(|e| DashboardError::Internal(format!("figures task: {e}")))?
+        })
+        .await
     }
 }
 
@@ -138,6 +162,7 @@ pub async fn run(
         kafka: config.kafka.clone(),
         catalogue,
         timeout_ms: config.service.query_timeout_ms.max(1),
+        cache: cache::Cache::default(),
     }));
     let address = listener.local_addr()?;
     info!(%address, "dashboard listening");

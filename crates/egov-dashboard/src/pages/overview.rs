@@ -19,7 +19,10 @@ async fn data(state: &AppState, period: Period) -> Result<Report, DashboardError
         unit: None,
     };
     state
-        .timed(async { Ok(egov_analytics::report(&state.clickhouse, &request).await?) })
+        .figures(format!("overview {} {}", period.from, period.to), {
+            let clickhouse = state.clickhouse.clone();
+            async move { Ok(egov_analytics::report(&clickhouse, &request).await?) }
+        })
         .await
 }
 

@@ -115,8 +115,11 @@ async fn data(state: &AppState, code: &str, period: Period) -> Result<UnitData, 
         to: period.to,
     };
     let months = months(period);
+    let key = format!("unit {code} {} {}", period.from, period.to);
+    let (task_state, task_code) = (state.clone(), code.to_owned());
     let (figures, months) = state
-        .timed(async {
+        .figures(key, async move {
+            let (state, code) = (&task_state, task_code.as_str());
             let all = months.iter().map(|m| unit_figures(state, code, m.clone()));
             let (figures, months) = tokio::join!(
                 unit_figures(state, code, whole),

@@ -1,0 +1,110 @@
+//! Figures computed once per period and state of the data: a page asks
+//! ClickHouse first for the version of `events` (a cheap read of
+//! `system.parts`: the highest block number, which every insert raises and a
+//! merge does not, and the partitions), and answers from memory while that is
+//! unchanged, so an answer is never older than the data. Figures of the year take ClickHouse
+//! seconds on 2.5 million events; the same page again takes milliseconds.
+
+use crate::DashboardError;
+use clickhouse::Row;
+use egov_common::config::ClickHouseConfig;
+use egov_load::ch::query_client;
+use serde::Deserialize;
+use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+/// Entries kept; beyond, the cache starts afresh.
+const MAX_ENTRIES: usize = 512;
+
+/// The state of `events`: the latest block inserted, and its partitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Row, Deserialize)]
+pub struct Version {
+    block: u64,
+    partitions: u64,
+}
+
+type Entry = (Version, Arc<dyn Any + Send + Sync>);
+
+#[derive(Default)]
+pub struct Cache {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl Cache {
+    /// The version of the data now; `None` when ClickHouse cannot say (then
+    /// nothing is cached).
+    pub async fn version(config: &ClickHouseConfig) -> Option<Version> {
+        let client = query_client(config).ok()?;
+        client
+            .query(
+                "SELECT toUInt64(max(max_block_number)) AS block, toUInt64(uniqExact(partition)) AS partitions \
+                 FROM system.parts WHERE database = ? AND table = 'events' AND active",
+            )
+            .bind(config.database.as_str())
+            .fetch_one::<Version>()
+            .await
+            .ok()
+    }
+
+    /// The value of `key` at `version`, computed by `compute` unless known.
+    pub async fn get_or<T, F>(
+        &self,
+        key: String,
+        version: Option<Version>,
+        compute: F,
+    ) -> Result<T, DashboardError>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: Future<Output = Result<T, DashboardError>>,
+    {
+        let Some(version) = version else {
+            return compute.await;
+        };
+        if let Some(value) = self.lookup::<T>(&key, version) {
+            return Ok(value);
+        }
+        let value = compute.await?;
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key, (version, Arc::new(value.clone())));
+        }
+        Ok(value)
+    }
+
+    fn lookup<T: Clone + 'static>(&self, key: &str, version: Version) -> Option<T> {
+        let entries = self.entries.lock().ok()?;
+        let (at, value) = entries.get(key)?;
+        if *at != version {
+            return None;
+        }
+        value.downcast_ref::<T>().cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_value_is_kept_while_the_version_is_the_same() -> Result<(), DashboardError> {
+        let cache = Cache::default();
+        let v1 = Some(Version {
+            block: 1,
+            partitions: 1,
+        });
+        let v2 = Some(Version {
+            block: 2,
+            partitions: 1,
+        });
+        assert_eq!(cache.get_or("k".into(), v1, async { Ok(1) }).await?, 1);
+        assert_eq!(cache.get_or("k".into(), v1, async { Ok(2) }).await?, 1);
+        assert_eq!(cache.get_or("k".into(), v2, async { Ok(3) }).await?, 3);
+        assert_eq!(cache.get_or("k".into(), None, async { Ok(4) }).await?, 4);
+        assert_eq!(cache.get_or("other".into(), v2, async { Ok(5) }).await?, 5);
+        Ok(())
+    }
+}

@@ -13,10 +13,9 @@ use egov_common::shutdown::{self, ShutdownTrigger};
 use egov_common::System;
 use egov_ingest::metrics_exporter_prometheus::PrometheusHandle;
 use egov_tests::{
-    read_some, read_to_end, unique_settings, write_all, Pipeline, DOCUMENTS_TOKEN, ONESTOP_TOKEN,
+    read_some, read_to_end, unique_settings, write_all, Cleanup, Pipeline, DOCUMENTS_TOKEN,
+    ONESTOP_TOKEN,
 };
-use rdkafka::admin::{AdminClient, AdminOptions};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::producer::FutureRecord;
 use rdkafka::{Offset, TopicPartitionList};
@@ -27,36 +26,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
-
-/// Deletes a test's topics when dropped, even after a failure. (These tests
-/// create no ClickHouse database.)
-struct Cleanup(Settings);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let kafka = self.0.kafka.clone();
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            let Ok(runtime) = runtime else { return };
-            let deleted = runtime.block_on(async {
-                let admin: AdminClient<DefaultClientContext> =
-                    egov_common::kafka::client_config(&kafka).create()?;
-                let topics = [
-                    kafka.raw_topic.as_str(),
-                    kafka.curated_topic.as_str(),
-                    kafka.dlq_topic.as_str(),
-                ];
-                admin.delete_topics(&topics, &AdminOptions::new()).await
-            });
-            if let Err(error) = deleted {
-                eprintln!("test cleanup: {error}");
-            }
-        });
-        let _ = cleanup.join();
-    }
-}
 
 /// An ingest service of one test, on port 0, with its own raw topic.
 struct Ingest {
@@ -484,9 +453,7 @@ fn recorder() -> anyhow::Result<PrometheusHandle> {
 
 /// The value of the sample `name{labels}` in a Prometheus text, 0 if absent.
 fn sample(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
+    egov_tests::sample(text, series).unwrap_or(0.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use egov_common::config::ClickHouseConfig;
 use egov_ingest::metrics_exporter_prometheus::PrometheusBuilder;
 use egov_load::replicas::{self, ReplicaRow};
 use egov_tests::secure::{free_port, Server, TempDir};
-use egov_tests::{clickhouse_query, unique_settings};
+use egov_tests::{clickhouse_query, sample, unique_settings};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -207,11 +207,6 @@ fn gauges(rows: &[ReplicaRow]) -> String {
     let handle = recorder.handle();
     metrics::with_local_recorder(&recorder, || replicas::record(rows));
     handle.render()
-}
-
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
 }
 
 fn series(name: &str, replica: &str) -> String {

@@ -9,39 +9,13 @@
 use egov_common::config::{Secret, SecurityProtocol};
 use egov_common::ops::{self, Readiness};
 use egov_tests::secure::{self, SecureServers};
-use egov_tests::{clickhouse_query, unique_settings, Pipeline, DOCUMENTS_TOKEN};
+use egov_tests::{clickhouse_query, unique_settings, CapturedLogs, Pipeline, DOCUMENTS_TOKEN};
 use serde_json::json;
-use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-
-/// Every log line of this test process, to look for passwords in.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_crosses_sasl_ssl_kafka_and_https_clickhouse() -> anyhow::Result<()> {
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     let writer = logs.clone();
     tracing_subscriber::fmt()
         .with_env_filter("debug,rdkafka=debug,hyper=info,rustls=info,h2=info,reqwest=info")

@@ -9,38 +9,12 @@
 
 use egov_common::kafka;
 use egov_common::topics::{self, Shortfall};
-use egov_tests::{unique_settings, Cleanup};
+use egov_tests::{unique_settings, CapturedLogs, Cleanup};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
 
 const DAY_MS: i64 = 24 * 3_600_000;
-
-/// The log lines of this test process.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
-    }
-}
 
 /// A topic's configuration as the broker describes it.
 async fn describe(
@@ -63,7 +37,7 @@ async fn describe(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topics_are_created_as_configured_and_weaker_ones_reported() -> anyhow::Result<()> {
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     let writer = logs.clone();
     tracing_subscriber::fmt()
         .with_env_filter("info,rdkafka=warn")

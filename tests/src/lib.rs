@@ -1,9 +1,15 @@
-//! Test harness: a whole pipeline in this process against the real local Kafka
-//! and ClickHouse, with its own topics, consumer groups and database, and an
-//! ingest server on port 0. Everything it created is removed on drop.
+//! The one test harness: a whole pipeline in this process against the real
+//! local Kafka and ClickHouse, with its own topics, consumer groups and
+//! database, and an ingest server on port 0. Everything a test created (topics,
+//! consumer groups, database) is removed on drop, by [`Pipeline`] or by
+//! [`Cleanup`] for tests that start services of their own. Also the small
+//! tools tests share: [`TempDir`], [`free_port`], [`CapturedLogs`],
+//! [`sample`], raw-socket reads and writes.
 
 pub mod scorecard;
 pub mod secure;
+
+pub use secure::{free_port, TempDir};
 
 use anyhow::{bail, Context};
 use egov_common::config::Settings;
@@ -12,8 +18,11 @@ use egov_common::shutdown::{self, ShutdownTrigger};
 use egov_ingest::metrics_exporter_prometheus::PrometheusHandle;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::types::RDKafkaErrorCode;
 use serde_json::Value;
+use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -213,7 +222,8 @@ impl Drop for Pipeline {
     }
 }
 
-/// Removes the test's topics and database when dropped (for tests without a [`Pipeline`]).
+/// Removes the test's topics, consumer groups and database when dropped (for
+/// tests without a [`Pipeline`]).
 pub struct Cleanup(pub Settings);
 
 impl Drop for Cleanup {
@@ -239,7 +249,7 @@ pub fn remove_resources_blocking(settings: &Settings) {
     let _ = cleanup.join();
 }
 
-/// Drops the test's database and deletes its topics.
+/// Drops the test's database and deletes its topics and consumer groups.
 pub async fn remove_resources(settings: &Settings) -> anyhow::Result<()> {
     let database = &settings.clickhouse.database;
     if !database.starts_with("egov_test_") {
@@ -257,8 +267,45 @@ pub async fn remove_resources(settings: &Settings) -> anyhow::Result<()> {
         kafka.curated_topic.as_str(),
         kafka.dlq_topic.as_str(),
     ];
-    admin.delete_topics(&topics, &AdminOptions::new()).await?;
-    Ok(())
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    admin.delete_topics(&topics, &options).await?;
+    let groups = test_groups(kafka);
+    let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+    // A group is deletable once its members are gone (a consumer leaving may take a moment).
+    let mut left = Vec::new();
+    for _ in 0..10 {
+        left = admin
+            .delete_groups(&groups, &options)
+            .await?
+            .into_iter()
+            .filter_map(|result| match result {
+                Err((group, code)) if code != RDKafkaErrorCode::GroupIdNotFound => {
+                    Some(format!("{group}: {code}"))
+                }
+                _ => None,
+            })
+            .collect();
+        if left.is_empty() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    bail!("consumer groups not deleted: {}", left.join(", "))
+}
+
+/// Every consumer group a test's services may create: transform's, load's and
+/// the dead-letter replay's.
+fn test_groups(kafka: &egov_common::config::KafkaConfig) -> Vec<String> {
+    let groups = vec![
+        kafka.transform_group.clone(),
+        kafka.load_group.clone(),
+        egov_common::dead_letter::replay::replay_group(kafka),
+    ];
+    // Never a group that is not a test's.
+    groups
+        .into_iter()
+        .filter(|group| group.starts_with("test."))
+        .collect()
 }
 
 /// A query over ClickHouse's HTTP interface, independent of the code under test.
@@ -324,5 +371,37 @@ pub async fn read_to_end(stream: &TcpStream) -> std::io::Result<Vec<u8>> {
             0 => return Ok(all),
             n => all.extend_from_slice(&buffer[..n]),
         }
+    }
+}
+
+/// The value of the sample `series` (name and labels, as printed) in a
+/// Prometheus text, if it is there.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+/// Log output captured in memory (a `tracing_subscriber` writer), to check
+/// what the services log.
+#[derive(Clone, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLogs {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
     }
 }

@@ -30,6 +30,13 @@ impl TempDir {
         std::fs::create_dir_all(&path)?;
         Ok(Self(path))
     }
+
+    /// Writes `text` to the file `name` in the dir; its path.
+    pub fn file(&self, name: &str, text: &str) -> anyhow::Result<PathBuf> {
+        let path = self.0.join(name);
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
 }
 
 impl Drop for TempDir {

@@ -6,6 +6,7 @@
 //! real local Kafka and ClickHouse.
 
 use anyhow::{bail, Context};
+use egov_tests::{free_port, TempDir};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -49,43 +50,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-/// A directory of its own, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(format!("egov-tokens-{label}-{}", uuid_like()));
-        std::fs::create_dir_all(&dir)?;
-        Ok(Self(dir))
-    }
-
-    fn file(&self, name: &str, text: &str) -> anyhow::Result<PathBuf> {
-        let path = self.0.join(name);
-        std::fs::write(&path, text)?;
-        Ok(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{}-{nanos}", std::process::id())
-}
-
 /// `egov ingest` as a process of its own, on a free port, with a raw topic of
 /// its own (removed on drop with the rest of the test's resources).
 struct IngestProcess {
@@ -99,7 +63,10 @@ impl IngestProcess {
     async fn start(label: &str, args: &[&str], env: &[(&str, String)]) -> anyhow::Result<Self> {
         let settings = egov_tests::unique_settings(label)?;
         let port = free_port()?;
-        let log = std::env::temp_dir().join(format!("egov-tokens-{label}-{}.log", uuid_like()));
+        let log = std::env::temp_dir().join(format!(
+            "egov-tokens-{label}-{}.log",
+            uuid::Uuid::new_v4().simple()
+        ));
         let mut all = vec![
             ("EGOV__INGEST__LISTEN", format!("127.0.0.1:{port}")),
             ("EGOV__KAFKA__RAW_TOPIC", settings.kafka.raw_topic.clone()),
@@ -170,18 +137,7 @@ impl Drop for IngestProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
-        let settings = self.settings.clone();
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(runtime) = runtime {
-                if let Err(error) = runtime.block_on(egov_tests::remove_resources(&settings)) {
-                    eprintln!("test cleanup: {error:#}");
-                }
-            }
-        });
-        let _ = cleanup.join();
+        egov_tests::remove_resources_blocking(&self.settings);
     }
 }
 

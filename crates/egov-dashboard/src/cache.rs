@@ -37,6 +37,17 @@ impl Cache {
     /// nothing is cached).
     pub async fn version(config: &ClickHouseConfig) -> Option<Version> {
         let client = query_client(config).ok()?;
+        if config.cluster.is_some() {
+            // `events` is a Distributed table without parts of its own, and a
+            // server's `system.parts` shows only its shard: the version comes from
+            // every shard's rows instead (the newest insert time and the row
+            // count; a merge may change it too, which costs only a recomputation).
+            return client
+                .query("SELECT toUInt64(max(ingested_ms)) AS block, toUInt64(count()) AS partitions FROM events")
+                .fetch_one::<Version>()
+                .await
+                .ok();
+        }
         client
             .query(
                 "SELECT toUInt64(max(max_block_number)) AS block, toUInt64(uniqExact(partition)) AS partitions \

@@ -104,7 +104,7 @@ async fn clickhouse_part(
         client
             .query(
                 "SELECT toUInt32(max(modification_time)) FROM system.parts \
-                 WHERE database = ? AND table = 'events' AND active"
+                 WHERE database = ? AND table IN ('events', 'events_local') AND active"
             )
             .bind(state.clickhouse.database.as_str())
             .fetch_one::<u32>(),

@@ -7,6 +7,7 @@
 //! `target/dashboard-screens/`.
 
 use anyhow::{bail, Context};
+use calamine::{Reader, Xlsx};
 use egov_dashboard::format;
 use egov_dashboard::i18n::Lang;
 use egov_scenario::push::{push, PushOptions, Target};
@@ -410,6 +411,90 @@ async fn every_page_in_a_browser_shows_the_report_s_figures() -> anyhow::Result<
         monthly,
         busiest["dossiers"]["received"].as_u64().unwrap_or(0)
     );
+
+    // Scorecard: every unit's figures as `egov scorecard --format json`, and
+    // the XLSX the page links to holds exactly the rows shown.
+    let dom = browser.load(
+        &dashboard.url(&format!("/scorecard?{period}")),
+        Some(&screens.join("scorecard.png")),
+    )?;
+    let scorecard = egov_json(
+        &[
+            "scorecard",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--format",
+            "json",
+        ],
+        &env,
+    )?;
+    let units = scorecard["units"].as_array().context("no units")?;
+    let page = figures(&dom);
+    let mut expected = BTreeMap::new();
+    for unit in units {
+        let code = unit["code"].as_str().unwrap_or("");
+        for (section, key) in [
+            ("documents", "incoming"),
+            ("documents", "outgoing"),
+            ("documents", "signed_rate"),
+            ("dossiers", "received"),
+            ("dossiers", "due"),
+            ("dossiers", "on_time_rate"),
+            ("dossiers", "online_share"),
+        ] {
+            expected.insert(
+                format!("units.{code}.{section}.{key}"),
+                unit[section][key].clone(),
+            );
+        }
+        expected.insert(format!("units.{code}.rank"), unit["rank"].clone());
+        let silent = unit["silent"].as_bool().unwrap_or(false);
+        assert!(
+            dom.contains(&format!("data-unit=\"{code}\" data-silent=\"{silent}\"")),
+            "unit {code} silent {silent}"
+        );
+    }
+    assert_same(&page, &expected, "scorecard");
+    assert!(dom.contains(&format!("id=\"summary\" data-units=\"{}\"", units.len())));
+    let xlsx_link = link(&dom, "id=\"download-xlsx\"").context("no XLSX link")?;
+    let bytes = reqwest::get(dashboard.url(&xlsx_link))
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    let mut workbook: Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec()))?;
+    let mut rows = 0;
+    for sheet in workbook.sheet_names() {
+        rows += workbook
+            .worksheet_range(&sheet)?
+            .rows()
+            .count()
+            .saturating_sub(1);
+    }
+    assert_eq!(rows, units.len(), "the workbook has the rows shown");
+    // Filtered to one district: the page, and its download, only that district's units.
+    let district = "243";
+    let dom = browser.load(
+        &dashboard.url(&format!(
+            "/scorecard?{period}&district={district}&sort=dossiers.on_time_rate&order=desc"
+        )),
+        None,
+    )?;
+    let in_district = units
+        .iter()
+        .filter(|u| u["district_code"].as_str() == Some(district))
+        .count();
+    assert!(dom.contains(&format!("id=\"summary\" data-units=\"{in_district}\"")));
+    let csv_link = link(&dom, "id=\"download-csv\"").context("no CSV link")?;
+    let csv = reqwest::get(dashboard.url(&csv_link))
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    assert_eq!(csv.lines().count(), in_district + 1, "{csv}");
 
     // Pipeline: everything loaded, nothing waiting, no dead letters.
     let dom = browser.load(

@@ -22,7 +22,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{Datelike, NaiveDate, Utc};
 use egov_common::config::{
-    CatalogueConfig, ClickHouseConfig, DashboardSection, KafkaConfig, Settings,
+    CatalogueConfig, ClickHouseConfig, DashboardSection, KafkaConfig, ScorecardSection, Settings,
 };
 use egov_common::shutdown::Shutdown;
 use egov_common::Catalogue;
@@ -51,6 +51,8 @@ pub struct DashboardConfig {
     /// For the pipeline page: consumer lag and dead letters.
     pub kafka: KafkaConfig,
     pub catalogue: CatalogueConfig,
+    /// When the scorecard flags a unit or calls it silent.
+    pub scorecard: ScorecardSection,
 }
 
 impl From<&Settings> for DashboardConfig {
@@ -60,6 +62,7 @@ impl From<&Settings> for DashboardConfig {
             clickhouse: settings.clickhouse.clone(),
             kafka: settings.kafka.clone(),
             catalogue: settings.catalogue.clone(),
+            scorecard: settings.scorecard.clone(),
         }
     }
 }
@@ -74,6 +77,7 @@ pub(crate) struct Inner {
     pub catalogue: Catalogue,
     pub timeout_ms: u64,
     pub cache: cache::Cache,
+    pub scorecard: ScorecardSection,
 }
 
 impl std::ops::Deref for AppState {
@@ -163,6 +167,7 @@ pub async fn run(
         catalogue,
         timeout_ms: config.service.query_timeout_ms.max(1),
         cache: cache::Cache::default(),
+        scorecard: config.scorecard.clone(),
     }));
     let address = listener.local_addr()?;
     info!(%address, "dashboard listening");
@@ -174,10 +179,13 @@ pub async fn run(
 }
 
 /// The pages (HTML, for people).
-pub const PAGES: [&str; 4] = ["/", "/unit", "/unit/{code}", "/pipeline"];
+pub const PAGES: [&str; 5] = ["/", "/scorecard", "/unit", "/unit/{code}", "/pipeline"];
 /// Everything else, each path described in [`OPENAPI_JSON`].
-pub const API: [&str; 5] = [
+pub const API: [&str; 8] = [
     "/api/overview",
+    "/api/scorecard",
+    "/api/scorecard.csv",
+    "/api/scorecard.xlsx",
     "/api/unit/{code}",
     "/api/pipeline",
     "/healthz",
@@ -185,10 +193,15 @@ pub const API: [&str; 5] = [
 ];
 
 fn router(state: AppState) -> Router {
-    let [overview, unit_picker, unit, pipeline] = PAGES;
-    let [overview_api, unit_api, pipeline_api, healthz, openapi_path] = API;
+    let [overview, scorecard, unit_picker, unit, pipeline] = PAGES;
+    let [overview_api, scorecard_api, scorecard_csv, scorecard_xlsx, unit_api, pipeline_api, healthz, openapi_path] =
+        API;
     Router::new()
         .route(overview, get(pages::overview::page))
+        .route(scorecard, get(pages::scorecard::page))
+        .route(scorecard_api, get(pages::scorecard::api))
+        .route(scorecard_csv, get(pages::scorecard::csv))
+        .route(scorecard_xlsx, get(pages::scorecard::xlsx))
         .route(unit_picker, get(pages::unit::picker))
         .route(unit, get(pages::unit::page))
         .route(pipeline, get(pages::pipeline::page))
@@ -214,6 +227,11 @@ pub(crate) struct Params {
     pub from: Option<String>,
     pub to: Option<String>,
     pub lang: Option<String>,
+    /// The scorecard's filters and order.
+    pub level: Option<String>,
+    pub district: Option<String>,
+    pub sort: Option<String>,
+    pub order: Option<String>,
 }
 
 /// A period of local dates, checked.

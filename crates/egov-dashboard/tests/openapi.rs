@@ -133,6 +133,19 @@ fn the_answers_match_their_schemas() -> anyhow::Result<()> {
     };
     check("Pipeline", &serde_json::to_value(&pipeline)?)?;
 
+    let scorecard = egov_analytics::scorecard::build(
+        &egov_analytics::ScorecardRequest {
+            from: day(1, 1),
+            to: day(3, 31),
+            level: None,
+        },
+        &egov_common::Catalogue::embedded()?,
+        &Default::default(),
+        &Default::default(),
+        &Default::default(),
+    );
+    check("Scorecard", &serde_json::to_value(&scorecard)?)?;
+
     let error = egov_dashboard::DashboardError::BadRequest("no".into());
     check(
         "Error",

@@ -2,4 +2,5 @@
 
 pub mod overview;
 pub mod pipeline;
+pub mod scorecard;
 pub mod unit;

@@ -1,13 +1,15 @@
 //! `egov status`: one screen for an operator. Each service up or down and
 //! ready or not (its `/healthz` and `/readyz`), what ClickHouse received in the
-//! last minute and when it last took an insert, the consumer groups' lag and
-//! the dead letters (from Kafka, without joining any group). Every part is
-//! measured on its own: one that cannot be reached is reported, not fatal.
+//! last minute and when it last took an insert, the consumer groups' lag, the
+//! dead letters, and whether the topics are as configured (from Kafka, without
+//! joining any group). Every part is measured on its own: one that cannot be
+//! reached is reported, not fatal.
 
 use chrono::{DateTime, Utc};
 use egov_common::config::{ClickHouseConfig, Settings};
 use egov_common::ops;
 use egov_common::stall::{thousands, Stage};
+use egov_common::topics::{self, TopicCheck};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -35,6 +37,9 @@ pub struct Status {
     pub clickhouse: ClickHouse,
     pub consumer_lag: Vec<GroupLag>,
     pub dead_letters: Measured<i64>,
+    /// The pipeline's topics against `kafka.replication_factor`,
+    /// `min.insync.replicas` and the retention configured (`egov_common::topics`).
+    pub topics: Measured<Vec<TopicCheck>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -104,7 +109,7 @@ async fn collect(settings: &Settings, timeout: Duration) -> Status {
         .build()
         .unwrap_or_default();
     let kafka = &settings.kafka;
-    let (services, clickhouse, lags, dead_letters) = tokio::join!(
+    let (services, clickhouse, lags, dead_letters, topics) = tokio::join!(
         services(&http, settings),
         clickhouse(&settings.clickhouse, timeout),
         async {
@@ -145,6 +150,19 @@ async fn collect(settings: &Settings, timeout: Duration) -> Status {
                     .await;
             Measured::from_result(flatten(count))
         },
+        async {
+            let names = [
+                kafka.raw_topic.as_str(),
+                kafka.curated_topic.as_str(),
+                kafka.dlq_topic.as_str(),
+            ];
+            let checked = match tokio::time::timeout(timeout, topics::check(kafka, &names)).await {
+                Ok(Ok(checks)) => Ok(checks),
+                Ok(Err(error)) => Err(format!("kafka: {error}")),
+                Err(_) => Err("kafka: no answer in time".to_owned()),
+            };
+            Measured::from_result(checked)
+        },
     );
     Status {
         at: Utc::now(),
@@ -152,6 +170,7 @@ async fn collect(settings: &Settings, timeout: Duration) -> Status {
         clickhouse,
         consumer_lag: lags,
         dead_letters,
+        topics,
     }
 }
 
@@ -446,6 +465,24 @@ pub fn render(status: &Status) -> String {
         "dead letters",
         show(&status.dead_letters, |n| thousands(i128::from(*n)))
     );
+    match &status.topics {
+        Measured::Value(checks) => {
+            for check in checks {
+                let state = if !check.exists {
+                    "missing (the services create it at start)".to_owned()
+                } else if check.weaker.is_empty() {
+                    "as configured".to_owned()
+                } else {
+                    format!("WEAKER than configured: {}", check.describe())
+                };
+                let label = format!("topic {}", check.topic);
+                let _ = writeln!(out, "{label:<40} {state}");
+            }
+        }
+        Measured::Error { error } => {
+            let _ = writeln!(out, "{:<40} unknown: {error}", "topics");
+        }
+    }
     out
 }
 
@@ -497,6 +534,26 @@ mod tests {
                 lag: Measured::Value(1_234_567),
             }],
             dead_letters: Measured::Value(0),
+            topics: Measured::Value(vec![
+                TopicCheck {
+                    topic: "egov.raw.v1".into(),
+                    exists: true,
+                    weaker: vec![topics::Shortfall::RetentionMs {
+                        has: 86_400_000,
+                        configured: 7 * 86_400_000,
+                    }],
+                },
+                TopicCheck {
+                    topic: "egov.curated.v1".into(),
+                    exists: true,
+                    weaker: vec![],
+                },
+                TopicCheck {
+                    topic: "egov.dlq.v1".into(),
+                    exists: false,
+                    weaker: vec![],
+                },
+            ]),
         }
     }
 
@@ -526,6 +583,22 @@ mod tests {
         ));
         assert!(table.contains("consumer lag, load (egov.curated.v1)     1,234,567"));
         assert!(table.contains("dead letters                             0"));
+        assert!(table.contains(
+            "topic egov.raw.v1                        WEAKER than configured: retention 1 d, configured 7 d\n"
+        ));
+        assert!(table.contains("topic egov.curated.v1                    as configured\n"));
+        assert!(table.contains(
+            "topic egov.dlq.v1                        missing (the services create it at start)\n"
+        ));
+        let unknown = Status {
+            topics: Measured::Error {
+                error: "kafka: no answer in time".into(),
+            },
+            ..status()
+        };
+        assert!(render(&unknown).contains(
+            "topics                                   unknown: kafka: no answer in time\n"
+        ));
     }
 
     #[test]
@@ -538,6 +611,10 @@ mod tests {
         );
         assert_eq!(json["consumer_lag"][0]["lag"], 1_234_567);
         assert_eq!(json["services"][2]["up"], false);
+        assert_eq!(
+            json["topics"][0]["weaker"][0],
+            serde_json::json!({"setting": "retention_ms", "has": 86_400_000, "configured": 604_800_000})
+        );
         Ok(())
     }
 

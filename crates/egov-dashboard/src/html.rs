@@ -126,7 +126,7 @@ button{background:#9b1c1c;color:#fff;border:0;border-radius:4px;padding:6px 14px
 table{border-collapse:collapse;background:#fff;font-size:13px;margin-bottom:8px}
 th,td{border:1px solid #d8dee6;padding:4px 8px}th{background:#eef1f5;text-align:left;font-weight:600;vertical-align:bottom}
 td:first-child{white-space:nowrap}td.name{min-width:240px}th.num{white-space:normal;max-width:110px}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}th.num{text-align:right}
 tr.total td{font-weight:700;background:#f8fafc}
 tr.flagged td{background:#fff4e5}tr.silent td{background:#f3f4f6;color:#6b7280}
 .badge{display:inline-block;font-size:11px;padding:1px 6px;border-radius:8px;margin-right:4px;white-space:nowrap}

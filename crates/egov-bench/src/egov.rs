@@ -47,6 +47,17 @@ impl Memory {
     }
 }
 
+/// CPU time (user + system) a process has used since it started, from
+/// /proc/PID/stat (`self` for this one), in seconds.
+pub fn cpu_secs(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (which may hold spaces), from the 3rd on.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some(ticks as f64 / 100.0)
+}
+
 /// A field of /proc/PID/status in KiB (`VmRSS`, `VmHWM`).
 pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -106,6 +117,11 @@ impl EgovProcess {
             stop_sampling,
             sampler: Some(sampler),
         })
+    }
+
+    /// CPU seconds the process has used so far.
+    pub fn cpu_secs(&self) -> f64 {
+        cpu_secs(&self.pid.to_string()).unwrap_or(f64::NAN)
     }
 
     /// Time since the process was started.

@@ -56,6 +56,8 @@ pub async fn phase(bench: &mut Bench<'_>) -> anyhow::Result<()> {
                     catalogue,
                 )
                 .await?;
+                // egov load runs in this process: its CPU is this process's meanwhile.
+                let cpu = crate::egov::cpu_secs("self").unwrap_or(f64::NAN);
                 let visible = egov_load(
                     settings,
                     ch,
@@ -65,6 +67,8 @@ pub async fn phase(bench: &mut Bench<'_>) -> anyhow::Result<()> {
                     rows,
                 )
                 .await?;
+                let cpu = crate::egov::cpu_secs("self").unwrap_or(f64::NAN) - cpu;
+                pair.load_cpu_us_per_row = cpu * 1e6 / rows as f64;
                 pair.load_rows_per_s = rows as f64 / visible.all_rows.as_secs_f64();
                 pair.load_all_rows_s = visible.all_rows.as_secs_f64();
                 pair.load_first_row_s = visible.first_row.map_or(f64::NAN, |d| d.as_secs_f64());
@@ -98,6 +102,7 @@ pub async fn phase(bench: &mut Bench<'_>) -> anyhow::Result<()> {
         |f: fn(&LoadRound) -> f64| median(&results.load_rounds.iter().map(f).collect::<Vec<_>>());
     results.load_rows_per_s = of(|r| r.load_rows_per_s);
     results.kafka_engine_rows_per_s = of(|r| r.kafka_engine_rows_per_s);
+    results.cpu_us_per_event.load = of(|r| r.load_cpu_us_per_row);
     Ok(())
 }
 

@@ -11,6 +11,10 @@
 //! 5. `egov ingest` under abuse: its peak memory while many clients send
 //!    worst-case bodies, and a normal client's latency meanwhile;
 //! 6. `egov scorecard` for the year on the 2021 scenario (about 2.5 M events);
+//! 7. the province's year: the 2021 scenario through `egov run`, from the
+//!    first request until every event is visible;
+//!
+//! and the CPU time per event of each stage;
 //!
 //! then prints a table and writes `target/bench/results.json`. Every topic,
 //! consumer group and database it makes has a name unique to the run and is
@@ -18,7 +22,7 @@
 //!
 //! One module per measured thing, each with a `phase` that fills in its
 //! figures of the results: `throughput` (1), `load` (2), `freshness` (3 and
-//! 4), `abuse` (5), `scorecard` (6); `main` only wires them. The tools they share: `bench`
+//! 4), `abuse` (5), `scorecard` (6), `year` (7); `main` only wires them. The tools they share: `bench`
 //! (what every phase gets), `events` (the events sent), `ingest` (HTTP
 //! clients), `produce` (raw Kafka produce), `egov` (the process under test),
 //! `ch` (ClickHouse), `names` (the run's resources) and `report` (the
@@ -38,6 +42,7 @@ mod produce;
 mod report;
 mod scorecard;
 mod throughput;
+mod year;
 
 use anyhow::Context;
 use args::Args;
@@ -91,6 +96,10 @@ async fn run(args: &Args, settings: &Settings, names: &Names) -> anyhow::Result<
     // 3-4. Freshness at a share of the measured rate, then memory of `egov run`.
     if let Some(pipeline) = pipeline {
         freshness::phase(&mut bench, pipeline).await?;
+    }
+    // 7. The province's 2021 through a fresh `egov run`.
+    if args.wants("year") {
+        year::phase(&mut bench).await?;
     }
     // 5. `egov ingest` with its defaults under abuse.
     if args.wants("abuse") {

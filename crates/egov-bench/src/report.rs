@@ -19,6 +19,14 @@ pub struct Round {
     pub ingest_only_events_per_s: f64,
     pub ingest_events_per_s: f64,
     pub pipeline_rows_per_s: f64,
+    /// CPU of the `egov ingest` process per event it took.
+    pub ingest_cpu_us_per_event: f64,
+    /// CPU of the `egov run` process per event, from the round's first
+    /// request until its last row was in ClickHouse (all three stages).
+    pub run_cpu_us_per_event: f64,
+    /// CPU of the whole machine per event meanwhile (Kafka, ClickHouse, the
+    /// bench's clients, and any other work on the machine included).
+    pub machine_cpu_us_per_event: f64,
 }
 
 impl Default for Round {
@@ -28,8 +36,52 @@ impl Default for Round {
             ingest_only_events_per_s: f64::NAN,
             ingest_events_per_s: f64::NAN,
             pipeline_rows_per_s: f64::NAN,
+            ingest_cpu_us_per_event: f64::NAN,
+            run_cpu_us_per_event: f64::NAN,
+            machine_cpu_us_per_event: f64::NAN,
         }
     }
+}
+
+/// CPU time per event of each stage, in microseconds (medians of the rounds).
+#[derive(Debug, Clone, Serialize)]
+pub struct CpuPerEvent {
+    /// `egov ingest` alone: HTTP, reading and checking, producing.
+    pub ingest: f64,
+    /// `egov_load::run` alone: consuming, decoding, inserting.
+    pub load: f64,
+    /// What `egov run` uses beyond those two: transform (consume, curate, produce).
+    pub transform: f64,
+    /// `egov run`, all three stages in one process.
+    pub run: f64,
+    /// The whole machine per event while `egov run` ingested and drained.
+    pub machine: f64,
+}
+
+impl Default for CpuPerEvent {
+    fn default() -> Self {
+        Self {
+            ingest: f64::NAN,
+            load: f64::NAN,
+            transform: f64::NAN,
+            run: f64::NAN,
+            machine: f64::NAN,
+        }
+    }
+}
+
+/// The province's year (`year` phase).
+#[derive(Debug, Clone, Serialize)]
+pub struct Year {
+    /// Events pushed (resends included) and distinct events.
+    pub events: u64,
+    pub distinct_events: u64,
+    /// From the first request until the last was answered.
+    pub push_s: f64,
+    /// From the first request until every distinct event was in ClickHouse.
+    pub visible_s: f64,
+    pub rss_mib_max: f64,
+    pub cpu_us_per_event: f64,
 }
 
 /// One round of the load measurements: rows per second, and seconds from
@@ -39,6 +91,8 @@ pub struct LoadRound {
     pub load_rows_per_s: f64,
     pub kafka_engine_rows_per_s: f64,
     pub load_first_row_s: f64,
+    /// CPU of egov load per row.
+    pub load_cpu_us_per_row: f64,
     pub kafka_engine_first_row_s: f64,
     pub load_all_rows_s: f64,
     pub kafka_engine_all_rows_s: f64,
@@ -50,6 +104,7 @@ impl Default for LoadRound {
             load_rows_per_s: f64::NAN,
             kafka_engine_rows_per_s: f64::NAN,
             load_first_row_s: f64::NAN,
+            load_cpu_us_per_row: f64::NAN,
             kafka_engine_first_row_s: f64::NAN,
             load_all_rows_s: f64::NAN,
             kafka_engine_all_rows_s: f64::NAN,
@@ -96,7 +151,10 @@ pub struct Results {
 
     pub ingest_events_per_s: f64,
     pub raw_produce_events_per_s: f64,
+    /// `egov ingest` alone over raw produce.
     pub ingest_vs_raw_produce: f64,
+    /// `egov run` (the whole pipeline in one process) over raw produce.
+    pub run_vs_raw_produce: f64,
     pub ingest_retries: u64,
     /// `egov ingest` alone (no transform and load in the process).
     pub ingest_only_events_per_s: f64,
@@ -112,6 +170,12 @@ pub struct Results {
     pub freshness_p99_ms: f64,
     pub freshness: Option<Freshness>,
 
+    /// The 2021 scenario through `egov run`: first request to every event visible.
+    pub province_year_s: f64,
+    pub year: Option<Year>,
+    pub cpu_us_per_event: CpuPerEvent,
+
+    /// The peak of the `egov run` processes (throughput and freshness; the year).
     pub rss_mib_max: f64,
     pub rss_mib_idle: f64,
     pub rss_mib_by_phase: PhaseRss,
@@ -151,7 +215,7 @@ fn loadavg() -> f64 {
 }
 
 /// (busy, total) jiffies of all CPUs since boot.
-fn cpu_jiffies() -> Option<(u64, u64)> {
+pub fn cpu_jiffies() -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let line = stat.lines().next()?.strip_prefix("cpu ")?;
     let values: Vec<u64> = line
@@ -262,6 +326,7 @@ impl Results {
             kafka_engine_rows_per_s: f64::NAN,
             freshness_p50_ms: f64::NAN,
             freshness_p99_ms: f64::NAN,
+            province_year_s: f64::NAN,
             rss_mib_max: f64::NAN,
             rss_mib_idle: f64::NAN,
             abuse_rss_mib_max: f64::NAN,
@@ -285,7 +350,11 @@ impl Results {
                 self.cpu_busy_at_start * 100.0
             ));
         }
-        self.ingest_vs_raw_produce = ratio(self.ingest_events_per_s, self.raw_produce_events_per_s);
+        self.ingest_vs_raw_produce =
+            ratio(self.ingest_only_events_per_s, self.raw_produce_events_per_s);
+        self.run_vs_raw_produce = ratio(self.ingest_events_per_s, self.raw_produce_events_per_s);
+        let cpu = &mut self.cpu_us_per_event;
+        cpu.transform = cpu.run - cpu.ingest - cpu.load;
         self.load_vs_kafka_engine = ratio(self.load_rows_per_s, self.kafka_engine_rows_per_s);
         if let Some(f) = &self.freshness {
             self.freshness_p50_ms = f.p50_ms;
@@ -305,7 +374,9 @@ impl Results {
             met: value <= target,
         };
         self.targets = vec![
-            at_least("ingest_vs_raw_produce", 0.8, self.ingest_vs_raw_produce),
+            at_least("ingest_vs_raw_produce", 0.9, self.ingest_vs_raw_produce),
+            at_least("run_vs_raw_produce", 0.5, self.run_vs_raw_produce),
+            at_most("province_year_s", 30.0, self.province_year_s),
             at_least("load_vs_kafka_engine", 1.5, self.load_vs_kafka_engine),
             at_most("freshness_p99_ms", 2000.0, self.freshness_p99_ms),
             at_most("rss_mib_max", 200.0, self.rss_mib_max),
@@ -356,20 +427,44 @@ impl Results {
         ));
         let rows: Vec<[String; 5]> = vec![
             [
-                "ingest (HTTP, acks=all), events/s".into(),
-                thousands(self.ingest_events_per_s),
+                "egov ingest alone (HTTP, acks=all), events/s".into(),
+                thousands(self.ingest_only_events_per_s),
                 format!("raw produce {}", thousands(self.raw_produce_events_per_s)),
                 two(self.ingest_vs_raw_produce),
                 met("ingest_vs_raw_produce"),
             ],
             [
-                "  egov ingest alone, events/s".into(),
-                thousands(self.ingest_only_events_per_s),
+                "egov run (whole pipeline), events/s".into(),
+                thousands(self.ingest_events_per_s),
+                format!("raw produce {}", thousands(self.raw_produce_events_per_s)),
+                two(self.run_vs_raw_produce),
+                met("run_vs_raw_produce"),
+            ],
+            [
+                "province's 2021 via egov run, s".into(),
+                two(self.province_year_s),
+                format!(
+                    "{} events, pushed in {} s",
+                    thousands(self.year.as_ref().map_or(f64::NAN, |y| y.events as f64)),
+                    two(self.year.as_ref().map_or(f64::NAN, |y| y.push_s))
+                ),
                 String::new(),
-                two(ratio(
-                    self.ingest_only_events_per_s,
-                    self.raw_produce_events_per_s,
-                )),
+                met("province_year_s"),
+            ],
+            [
+                "CPU per event, µs: ingest / transform / load".into(),
+                format!(
+                    "{} / {} / {}",
+                    two(self.cpu_us_per_event.ingest),
+                    two(self.cpu_us_per_event.transform),
+                    two(self.cpu_us_per_event.load)
+                ),
+                format!(
+                    "egov run {}, machine {}",
+                    two(self.cpu_us_per_event.run),
+                    two(self.cpu_us_per_event.machine)
+                ),
+                String::new(),
                 String::new(),
             ],
             [

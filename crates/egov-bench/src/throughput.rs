@@ -6,7 +6,7 @@
 use crate::bench::Bench;
 use crate::egov::{status_kib, EgovProcess};
 use crate::events::{self, Generator};
-use crate::report::{median, Round};
+use crate::report::{cpu_jiffies, median, Round};
 use crate::{ingest, produce, say};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,13 +96,17 @@ pub async fn phase(bench: &mut Bench<'_>) -> anyhow::Result<Option<Pipeline>> {
                 .await?;
             round.raw_produce_events_per_s = n / elapsed.as_secs_f64();
         }
-        if let Some((_, sender)) = &alone {
+        if let Some((process, sender)) = &alone {
+            let cpu = process.cpu_secs();
             let elapsed = ingest::max_rate(sender, &[], batches.clone(), args.clients).await?;
             round.ingest_only_events_per_s = n / elapsed.as_secs_f64();
+            round.ingest_cpu_us_per_event = (process.cpu_secs() - cpu) * 1e6 / n;
         }
         if let Some(pipeline) = &mut pipeline {
             bench.ch.quiesce(Duration::from_secs(30)).await;
             let from = pipeline.process.since_start();
+            let cpu = pipeline.process.cpu_secs();
+            let machine = cpu_jiffies();
             let elapsed =
                 ingest::max_rate(&pipeline.sender, &[], batches.clone(), args.clients).await?;
             let started = Instant::now() - elapsed;
@@ -120,6 +124,10 @@ pub async fn phase(bench: &mut Bench<'_>) -> anyhow::Result<Option<Pipeline>> {
                 )
                 .await?;
             round.pipeline_rows_per_s = n / drained.all_rows.as_secs_f64();
+            round.run_cpu_us_per_event = (pipeline.process.cpu_secs() - cpu) * 1e6 / n;
+            if let (Some((busy0, _)), Some((busy1, _))) = (machine, cpu_jiffies()) {
+                round.machine_cpu_us_per_event = (busy1 - busy0) as f64 / 100.0 * 1e6 / n;
+            }
             pipeline.ingest_phase = (
                 pipeline.ingest_phase.0.min(from),
                 pipeline.process.since_start(),
@@ -142,6 +150,9 @@ pub async fn phase(bench: &mut Bench<'_>) -> anyhow::Result<Option<Pipeline>> {
     results.ingest_only_events_per_s = of(|r| r.ingest_only_events_per_s);
     results.ingest_events_per_s = of(|r| r.ingest_events_per_s);
     results.pipeline_rows_per_s = of(|r| r.pipeline_rows_per_s);
+    results.cpu_us_per_event.ingest = of(|r| r.ingest_cpu_us_per_event);
+    results.cpu_us_per_event.run = of(|r| r.run_cpu_us_per_event);
+    results.cpu_us_per_event.machine = of(|r| r.machine_cpu_us_per_event);
     if let Some((process, sender)) = alone.take() {
         results.ingest_retries += sender.retries() as u64;
         results.ingest_only_rss_mib_max = process.stop().await?.hwm_kib as f64 / 1024.0;

@@ -146,12 +146,6 @@ enum ReportFormat {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if matches!(
-        cli.command,
-        Command::Run | Command::Ingest | Command::Transform | Command::Load
-    ) {
-        malloc::pin_mmap_threshold();
-    }
     if let Command::Token(TokenCommand::New { system, units }) = &cli.command {
         // Needs no configuration but the catalogue's path, read leniently.
         return new_token(cli.config.as_deref(), *system, units);

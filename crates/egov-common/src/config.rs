@@ -89,6 +89,8 @@ pub struct KafkaConfig {
     pub produce_timeout_ms: u64,
     /// Upper bound of messages waiting in the producer; past it ingest answers 503.
     pub producer_queue_max_messages: u32,
+    /// Upper bound of the bytes waiting in the producer (KiB); past it too ingest answers 503.
+    pub producer_queue_max_kbytes: u32,
     /// librdkafka's `debug` contexts (e.g. `cgrp,topic`) for diagnosing a client; empty = off.
     pub client_debug: String,
     /// How every client of the services and tools talks to the brokers.
@@ -151,6 +153,7 @@ impl Default for KafkaConfig {
             load_group: "egov-load".into(),
             produce_timeout_ms: 10_000,
             producer_queue_max_messages: 200_000,
+            producer_queue_max_kbytes: 65_536,
             client_debug: String::new(),
             security_protocol: SecurityProtocol::Plaintext,
             sasl_mechanism: SaslMechanism::ScramSha256,

@@ -60,6 +60,10 @@ pub fn durable_producer(config: &KafkaConfig) -> Result<FutureProducer, KafkaErr
             "queue.buffering.max.messages",
             config.producer_queue_max_messages.to_string(),
         )
+        .set(
+            "queue.buffering.max.kbytes",
+            config.producer_queue_max_kbytes.to_string(),
+        )
         .create()
 }
 

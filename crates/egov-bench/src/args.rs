@@ -56,7 +56,7 @@ pub struct Args {
     #[arg(
         long,
         env = "BENCH_PHASES",
-        default_value = "raw,alone,run,year,abuse,load,scorecard",
+        default_value = "raw,alone,run,abuse,load,scorecard",
         value_delimiter = ','
     )]
     pub phases: Vec<String>,

@@ -64,23 +64,8 @@ impl<'a> Bench<'a> {
         log: &str,
         what: &str,
     ) -> anyhow::Result<(EgovProcess, String)> {
-        self.start_egov_with(command, raw_topic, &[], log, what)
-            .await
-    }
-
-    /// [`Bench::start_egov`] with more `EGOV__*` settings (e.g. topics and a
-    /// database of its own), which win over the run's.
-    pub async fn start_egov_with(
-        &self,
-        command: &str,
-        raw_topic: &str,
-        overrides: &[(String, String)],
-        log: &str,
-        what: &str,
-    ) -> anyhow::Result<(EgovProcess, String)> {
         let address = format!("127.0.0.1:{}", free_port()?);
-        let mut env = egov_env(self.args, self.settings, self.names, raw_topic, &address)?;
-        env.extend(overrides.iter().cloned());
+        let env = egov_env(self.args, self.settings, self.names, raw_topic, &address)?;
         let log = self.log_dir.join(log);
         crate::say(format!(
             "{what}{} {command} on {address} (log {})",

@@ -10,9 +10,9 @@
 //! 4. the peak memory of `egov run`;
 //! 5. `egov ingest` under abuse: its peak memory while many clients send
 //!    worst-case bodies, and a normal client's latency meanwhile;
-//! 6. `egov scorecard` for the year on the 2021 scenario (about 2.5 M events);
-//! 7. the province's year: the 2021 scenario through `egov run`, from the
-//!    first request until every event is visible;
+//! 6. the province's year: the 2021 scenario (about 2.5 M events) through
+//!    `egov run`, from the first request until every event is visible, then
+//!    `egov scorecard` for the year on it;
 //!
 //! and the CPU time per event of each stage;
 //!
@@ -22,7 +22,7 @@
 //!
 //! One module per measured thing, each with a `phase` that fills in its
 //! figures of the results: `throughput` (1), `load` (2), `freshness` (3 and
-//! 4), `abuse` (5), `scorecard` (6), `year` (7); `main` only wires them. The tools they share: `bench`
+//! 4), `abuse` (5), `scorecard` (6); `main` only wires them. The tools they share: `bench`
 //! (what every phase gets), `events` (the events sent), `ingest` (HTTP
 //! clients), `produce` (raw Kafka produce), `egov` (the process under test),
 //! `ch` (ClickHouse), `names` (the run's resources) and `report` (the
@@ -42,7 +42,6 @@ mod produce;
 mod report;
 mod scorecard;
 mod throughput;
-mod year;
 
 use anyhow::Context;
 use args::Args;
@@ -96,10 +95,6 @@ async fn run(args: &Args, settings: &Settings, names: &Names) -> anyhow::Result<
     // 3-4. Freshness at a share of the measured rate, then memory of `egov run`.
     if let Some(pipeline) = pipeline {
         freshness::phase(&mut bench, pipeline).await?;
-    }
-    // 7. The province's 2021 through a fresh `egov run`.
-    if args.wants("year") {
-        year::phase(&mut bench).await?;
     }
     // 5. `egov ingest` with its defaults under abuse.
     if args.wants("abuse") {

@@ -22,13 +22,6 @@ pub struct Names {
     pub transform_group: String,
     pub load_group: String,
     pub pipeline_db: String,
-    /// The province's year (`year` phase): topics, groups and database of its own.
-    pub year_raw: String,
-    pub year_curated: String,
-    pub year_dlq: String,
-    pub year_transform_group: String,
-    pub year_load_group: String,
-    pub year_db: String,
     pub rounds: usize,
 }
 
@@ -52,12 +45,6 @@ impl Names {
             transform_group: topic("transform"),
             load_group: topic("pipeline-load"),
             pipeline_db: format!("egov_bench_{id}"),
-            year_raw: topic("year-raw"),
-            year_curated: topic("year-curated"),
-            year_dlq: topic("year-dlq"),
-            year_transform_group: topic("year-transform"),
-            year_load_group: topic("year-load"),
-            year_db: format!("egov_bench_{id}_year"),
             rounds,
             id,
         }
@@ -73,9 +60,6 @@ impl Names {
             &self.abuse,
             &self.load_topic,
             &self.engine_topic,
-            &self.year_raw,
-            &self.year_curated,
-            &self.year_dlq,
         ]
     }
 
@@ -96,12 +80,7 @@ impl Names {
     }
 
     pub fn groups(&self) -> Vec<String> {
-        let mut groups = vec![
-            self.transform_group.clone(),
-            self.load_group.clone(),
-            self.year_transform_group.clone(),
-            self.year_load_group.clone(),
-        ];
+        let mut groups = vec![self.transform_group.clone(), self.load_group.clone()];
         for round in 0..self.rounds {
             groups.push(self.load_group_of(round));
             groups.push(self.engine_group_of(round));
@@ -110,7 +89,7 @@ impl Names {
     }
 
     pub fn databases(&self) -> Vec<String> {
-        let mut databases = vec![self.pipeline_db.clone(), self.year_db.clone()];
+        let mut databases = vec![self.pipeline_db.clone()];
         for round in 0..self.rounds {
             databases.push(self.load_db(round));
             databases.push(self.engine_db(round));

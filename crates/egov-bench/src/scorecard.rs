@@ -37,6 +37,8 @@ pub struct Figures {
     /// Seconds from the first request until every event was in ClickHouse
     /// (0 when an existing database was measured).
     pub load_s: f64,
+    /// The peak resident memory of that `egov run`, MiB.
+    pub rss_mib_max: f64,
     /// `egov scorecard --from 2021-01-01 --to 2021-12-31 --format json`, the
     /// process from start to exit, median.
     pub scorecard_year_ms: f64,
@@ -76,6 +78,11 @@ pub async fn phase(bench: &mut Bench<'_>) -> anyhow::Result<()> {
     )
     .await?;
     bench.results.scorecard_year_ms = figures.scorecard_year_ms;
+    if figures.load_s > 0.0 {
+        let results = &mut bench.results;
+        results.province_year_s = figures.load_s;
+        results.rss_mib_max = results.rss_mib_max.max(figures.rss_mib_max);
+    }
     bench.results.scorecard = Some(figures);
     Ok(())
 }
@@ -110,7 +117,10 @@ async fn run(
             let database = resources.database.clone();
             made = Some(resources);
             match loaded {
-                Ok(seconds) => figures.load_s = seconds,
+                Ok((seconds, rss_mib_max)) => {
+                    figures.load_s = seconds;
+                    figures.rss_mib_max = rss_mib_max;
+                }
                 Err(error) => {
                     cleanup(settings, &ch, made.as_ref(), keep).await;
                     return Err(error);
@@ -126,14 +136,15 @@ async fn run(
     Ok(figures)
 }
 
-/// Pushes the scenario through `egov run` and waits until ClickHouse has it all.
+/// Pushes the scenario through `egov run` and waits until ClickHouse has it
+/// all: the seconds that took (`province_year_s`), and the process's peak RSS.
 async fn load(
     egov_binary: &Path,
     mut env: Vec<(String, String)>,
     settings: &Settings,
     resources: &Resources,
     log_dir: &Path,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, f64)> {
     let ch = ClickHouse::new(&settings.clickhouse)?;
     let address = format!("127.0.0.1:{}", free_port()?);
     // Later entries win: this phase's topics, groups, database and port.
@@ -187,8 +198,8 @@ async fn load(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let seconds = started.elapsed().as_secs_f64();
-    process.stop().await?;
-    Ok(seconds)
+    let memory = process.stop().await?;
+    Ok((seconds, memory.hwm_kib as f64 / 1024.0))
 }
 
 fn ms(duration: Duration) -> f64 {

@@ -390,7 +390,7 @@ async fn connections_beyond_the_cap_are_closed() -> anyhow::Result<()> {
 /// POSTs `body` to `/v1/events` over HTTPS, trusting only `ca`.
 async fn https_post(addr: SocketAddr, ca: &Path, body: &Value) -> anyhow::Result<(u16, Value)> {
     let response = reqwest::Client::builder()
-        .use_preconfigured_tls(egov_common::tls::client_config(Some(ca))?)
+        .use_preconfigured_tls(egov_runtime::tls::client_config(Some(ca))?)
         .build()?
         .post(format!("https://{addr}/v1/events"))
         .bearer_auth(ONESTOP_TOKEN)

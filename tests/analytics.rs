@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 /// `code` and every unit below it, from the catalogue the pipeline uses.
 fn subtree(code: &str) -> anyhow::Result<HashSet<String>> {
-    let catalogue = egov_common::Catalogue::embedded()?;
+    let catalogue = egov_model::Catalogue::embedded()?;
     let mut found: HashSet<String> = HashSet::from([code.to_owned()]);
     loop {
         let before = found.len();
@@ -185,7 +185,7 @@ async fn the_2021_scenario_reproduces_the_report_pushed_once_and_again_reversed(
         );
         assert_figures_of_2021(&documents, &onestop, &center);
         // The scorecard's units add up to the report of each window, and the year's answers.
-        let catalogue = egov_common::Catalogue::embedded()?;
+        let catalogue = egov_model::Catalogue::embedded()?;
         let client = egov_load::ch::query_client(&pipeline.settings.clickhouse)?;
         let year_end =
             chrono::NaiveDate::from_ymd_opt(2021, 12, 31).ok_or_else(|| anyhow::anyhow!("date"))?;

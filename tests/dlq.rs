@@ -4,8 +4,8 @@
 //! What Kafka refuses for good is a dead letter too, never a retry forever; a
 //! letter is replayed to the topic it came from, and only once.
 
-use egov_common::config::Settings;
-use egov_common::dead_letter::{replay, DeadLetter};
+use egov_runtime::config::Settings;
+use egov_runtime::dead_letter::{replay, DeadLetter};
 use egov_tests::Pipeline;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -73,7 +73,7 @@ async fn committed_to_the_end(
     group: &str,
     topic: &str,
 ) -> anyhow::Result<bool> {
-    let consumer = egov_common::kafka::assigned_consumer(&settings.kafka, group)?;
+    let consumer = egov_runtime::kafka::assigned_consumer(&settings.kafka, group)?;
     let timeout = Duration::from_secs(10);
     let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
     let mut partitions = TopicPartitionList::new();
@@ -110,7 +110,7 @@ async fn wait_committed_to_the_end(
 
 /// How many messages `topic` holds.
 async fn messages_in(settings: &Settings, topic: &str) -> anyhow::Result<u64> {
-    Ok(egov_common::kafka::scan_topic(&settings.kafka, topic, |_| {}).await?)
+    Ok(egov_runtime::kafka::scan_topic(&settings.kafka, topic, |_| {}).await?)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,7 +166,7 @@ async fn poison_goes_to_the_dead_letter_topic_and_a_fixed_replay_counts_once() -
     let dir = std::env::temp_dir().join(format!("egov-dlq-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
     let catalogue = dir.join("units.csv");
-    let mut units = egov_common::catalogue::EMBEDDED_UNITS_CSV.to_owned();
+    let mut units = egov_model::catalogue::EMBEDDED_UNITS_CSV.to_owned();
     units.push_str("26999,commune,commune,Xã Mới,244,244,2021-01-01,\n");
     std::fs::write(&catalogue, units)?;
     let mut fixed = settings.clone();
@@ -240,7 +240,7 @@ async fn an_event_under_a_forged_seal_is_checked_in_full() -> anyhow::Result<()>
         "unit_code": "244", "payload": {"dossier_id": "HS-1"}})
     .to_string();
     // Sealed as ingest would, but under a key that is not the pipeline's.
-    let forger = egov_common::seal::SealKey::new(b"not the pipeline's key");
+    let forger = egov_runtime::seal::SealKey::new(b"not the pipeline's key");
     for line in [&invalid, &valid] {
         let seal = forger.seal("onestop", received_ms, line.as_bytes());
         kcat_produce_with(
@@ -248,7 +248,7 @@ async fn an_event_under_a_forged_seal_is_checked_in_full() -> anyhow::Result<()>
             &settings.kafka.raw_topic,
             &[
                 format!("egov-received-ms={received_ms}"),
-                format!("{}={seal}", egov_common::seal::HEADER_SEAL),
+                format!("{}={seal}", egov_runtime::seal::HEADER_SEAL),
             ],
             std::slice::from_ref(line),
         )?;
@@ -311,21 +311,21 @@ async fn an_undecodable_curated_message_is_a_dead_letter_not_a_loss() -> anyhow:
     // A letter of a good curated event, as load would write it, is replayed
     // with the other one to the curated topic (not the raw one) and counts once.
     let mut fine = None;
-    egov_common::kafka::scan_topic(&settings.kafka, &settings.kafka.curated_topic, |m| {
+    egov_runtime::kafka::scan_topic(&settings.kafka, &settings.kafka.curated_topic, |m| {
         let letter = DeadLetter::from_message(m);
         if letter.event_id.as_deref() == Some("fine") {
-            fine = Some(egov_common::dead_letter::Letter::of(
+            fine = Some(egov_runtime::dead_letter::Letter::of(
                 m,
-                egov_common::dead_letter::Reason::UndecodableCurated,
+                egov_runtime::dead_letter::Reason::UndecodableCurated,
                 "written by the test",
-                egov_common::dead_letter::Service::Load,
+                egov_runtime::dead_letter::Service::Load,
             ));
         }
     })
     .await?;
     let fine =
         fine.ok_or_else(|| anyhow::anyhow!("the curated event is not in the curated topic"))?;
-    let producer = egov_common::kafka::durable_producer(&settings.kafka)?;
+    let producer = egov_runtime::kafka::durable_producer(&settings.kafka)?;
     producer
         .send(
             fine.record(&settings.kafka.dlq_topic),

@@ -340,7 +340,7 @@ async fn without_kafka_ingest_stays_up_and_answers_503_with_retry_after() -> any
     settings.kafka.produce_timeout_ms = 1_500;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/v1/events", listener.local_addr()?);
-    let (trigger, shutdown) = egov_common::shutdown::channel();
+    let (trigger, shutdown) = egov_runtime::shutdown::channel();
     let ingest = tokio::spawn(egov_ingest::run(
         settings.ingest_config(),
         listener,
@@ -397,7 +397,7 @@ async fn a_graceful_stop_inserts_the_batch_in_hand_and_commits_it() -> anyhow::R
     let mut in_curated = 0;
     for _ in 0..100 {
         in_curated =
-            egov_common::kafka::scan_topic(&curated, &curated.curated_topic, |_| {}).await?;
+            egov_runtime::kafka::scan_topic(&curated, &curated.curated_topic, |_| {}).await?;
         if in_curated == 3 {
             break;
         }
@@ -429,12 +429,12 @@ async fn a_graceful_stop_inserts_the_batch_in_hand_and_commits_it() -> anyhow::R
 
 /// The sum of a group's committed offsets over a topic's partitions.
 fn committed_total(
-    kafka: &egov_common::config::KafkaConfig,
+    kafka: &egov_runtime::config::KafkaConfig,
     group: &str,
     topic: &str,
 ) -> anyhow::Result<i64> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    let consumer: BaseConsumer = egov_common::kafka::client_config(kafka)
+    let consumer: BaseConsumer = egov_runtime::kafka::client_config(kafka)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()?;
@@ -456,8 +456,8 @@ fn committed_total(
 /// for its own unit or for the other's, changes nothing of the other unit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scoped_token_cannot_change_another_units_events() -> anyhow::Result<()> {
-    use egov_common::config::TokenConfig;
     use egov_ingest::auth::sha256_hex;
+    use egov_runtime::config::TokenConfig;
     let (token_a, token_b) = (
         "scope-token-of-unit-a-at-least-32-characters",
         "scope-token-of-unit-b-at-least-32-characters",
@@ -467,7 +467,7 @@ async fn a_scoped_token_cannot_change_another_units_events() -> anyhow::Result<(
     for (token, unit) in [(token_a, unit_a), (token_b, unit_b)] {
         settings.ingest.tokens.push(TokenConfig {
             token_sha256: sha256_hex(token),
-            system: egov_common::System::Onestop,
+            system: egov_model::System::Onestop,
             units: vec![unit.into()],
         });
     }

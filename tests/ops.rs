@@ -6,12 +6,12 @@
 //! the real local Kafka and ClickHouse; ClickHouse is a fake one where its
 //! outage is tested.
 
-use egov_common::config::{Settings, TokenConfig};
-use egov_common::kafka;
-use egov_common::ops::{self, Readiness};
-use egov_common::shutdown::{self, ShutdownTrigger};
-use egov_common::System;
 use egov_ingest::metrics_exporter_prometheus::PrometheusHandle;
+use egov_model::System;
+use egov_runtime::config::{Settings, TokenConfig};
+use egov_runtime::kafka;
+use egov_runtime::ops::{self, Readiness};
+use egov_runtime::shutdown::{self, ShutdownTrigger};
 use egov_tests::{
     read_some, read_to_end, unique_settings, write_all, Cleanup, Pipeline, DOCUMENTS_TOKEN,
     ONESTOP_TOKEN,
@@ -447,7 +447,7 @@ fn recorder() -> anyhow::Result<PrometheusHandle> {
     if let Some(handle) = HANDLE.get() {
         return Ok(handle.clone());
     }
-    let handle = egov_common::telemetry::init_metrics()?;
+    let handle = egov_runtime::telemetry::init_metrics()?;
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 
@@ -550,10 +550,10 @@ async fn consumer_lag_is_the_high_watermark_minus_the_position() -> anyhow::Resu
     for _ in 0..2 {
         tokio::time::timeout(Duration::from_secs(30), consumer.recv()).await??;
     }
-    let lags = egov_common::lag::measure_lag(&consumer, Duration::from_secs(10))?;
+    let lags = egov_runtime::lag::measure_lag(&consumer, Duration::from_secs(10))?;
     assert_eq!(
         lags,
-        vec![egov_common::lag::PartitionLag {
+        vec![egov_runtime::lag::PartitionLag {
             topic: config.raw_topic.clone(),
             partition: 0,
             lag: 3

@@ -7,9 +7,9 @@
 //! (`active_replicas` 1 of 2 on `r1`) once `r2`'s server is killed, and `r1`
 //! without ZooKeeper (read-only gauge 1, delay unknown) once ZooKeeper is gone.
 
-use egov_common::config::ClickHouseConfig;
 use egov_ingest::metrics_exporter_prometheus::PrometheusBuilder;
 use egov_load::replicas::{self, ReplicaRow};
+use egov_runtime::config::ClickHouseConfig;
 use egov_tests::secure::{free_port, Server, TempDir};
 use egov_tests::{clickhouse_query, sample, unique_settings};
 use std::process::Command;

@@ -7,8 +7,8 @@
 
 use egov_analytics::scorecard::{self, Flag, Scorecard, ScorecardRequest};
 use egov_analytics::ReportRequest;
-use egov_common::config::ScorecardSection;
-use egov_common::{Catalogue, Level};
+use egov_model::{Catalogue, Level};
+use egov_runtime::config::ScorecardSection;
 use egov_scenario::push::{push, PushOptions, Target};
 use egov_scenario::random::STANDARD_PERIOD;
 use egov_tests::scorecard::assert_sums_equal_report;

@@ -6,8 +6,8 @@
 //! a wrong password and a client without the CA are refused; no password ever
 //! appears in the logs.
 
-use egov_common::config::{Secret, SecurityProtocol};
-use egov_common::ops::{self, Readiness};
+use egov_runtime::config::{Secret, SecurityProtocol};
+use egov_runtime::ops::{self, Readiness};
 use egov_tests::secure::{self, SecureServers};
 use egov_tests::{clickhouse_query, unique_settings, CapturedLogs, Pipeline, DOCUMENTS_TOKEN};
 use serde_json::json;
@@ -30,7 +30,7 @@ async fn an_event_crosses_sasl_ssl_kafka_and_https_clickhouse() -> anyhow::Resul
 
     let mut settings = unique_settings("tls")?;
     let names = settings.kafka.clone();
-    settings.kafka = egov_common::config::KafkaConfig {
+    settings.kafka = egov_runtime::config::KafkaConfig {
         raw_topic: names.raw_topic,
         curated_topic: names.curated_topic,
         dlq_topic: names.dlq_topic,
@@ -39,7 +39,7 @@ async fn an_event_crosses_sasl_ssl_kafka_and_https_clickhouse() -> anyhow::Resul
         partitions: names.partitions,
         ..servers.kafka.clone()
     };
-    settings.clickhouse = egov_common::config::ClickHouseConfig {
+    settings.clickhouse = egov_runtime::config::ClickHouseConfig {
         database: settings.clickhouse.database.clone(),
         ..servers.clickhouse.clone()
     };
@@ -52,7 +52,7 @@ async fn an_event_crosses_sasl_ssl_kafka_and_https_clickhouse() -> anyhow::Resul
     // over SASL_SSL, migrations and inserts over HTTPS with the `clickhouse` client.
     let pipeline = Pipeline::start_with(settings.clone()).await?;
     let https = reqwest::Client::builder()
-        .use_preconfigured_tls(egov_common::tls::client_config(Some(
+        .use_preconfigured_tls(egov_runtime::tls::client_config(Some(
             &servers.certificates.ca_file,
         ))?)
         .build()?;
@@ -112,7 +112,7 @@ async fn an_event_crosses_sasl_ssl_kafka_and_https_clickhouse() -> anyhow::Resul
     assert_eq!(held, 1);
 
     // TLS without SASL, on the broker's SSL listener.
-    let ssl = egov_common::config::KafkaConfig {
+    let ssl = egov_runtime::config::KafkaConfig {
         brokers: servers.kafka_ssl_brokers.clone(),
         security_protocol: SecurityProtocol::Ssl,
         ..settings.kafka.clone()
@@ -122,15 +122,15 @@ async fn an_event_crosses_sasl_ssl_kafka_and_https_clickhouse() -> anyhow::Resul
     // Refused: plaintext to the SASL_SSL port, a wrong password, and TLS
     // without the CA that signed the broker's certificate.
     let short = Duration::from_secs(3);
-    let plaintext = egov_common::config::KafkaConfig {
+    let plaintext = egov_runtime::config::KafkaConfig {
         security_protocol: SecurityProtocol::Plaintext,
         ..settings.kafka.clone()
     };
-    let wrong_password = egov_common::config::KafkaConfig {
+    let wrong_password = egov_runtime::config::KafkaConfig {
         sasl_password: Secret::new("not-the-password"),
         ..settings.kafka.clone()
     };
-    let no_ca = egov_common::config::KafkaConfig {
+    let no_ca = egov_runtime::config::KafkaConfig {
         ssl_ca_file: None,
         ..settings.kafka.clone()
     };

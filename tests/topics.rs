@@ -7,8 +7,8 @@
 //! created, so that shortfall is shown with `kafka.replication_factor`
 //! configured above what the topics have.
 
-use egov_common::kafka;
-use egov_common::topics::{self, Shortfall};
+use egov_runtime::kafka;
+use egov_runtime::topics::{self, Shortfall};
 use egov_tests::{unique_settings, CapturedLogs, Cleanup};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -45,7 +45,7 @@ async fn topics_are_created_as_configured_and_weaker_ones_reported() -> anyhow::
         .with_ansi(false)
         .try_init()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let metrics = egov_common::telemetry::init_metrics()?;
+    let metrics = egov_runtime::telemetry::init_metrics()?;
 
     let mut settings = unique_settings("topics")?;
     settings.kafka.partitions = 1;
@@ -135,7 +135,7 @@ async fn topics_are_created_as_configured_and_weaker_ones_reported() -> anyhow::
     let weaker: Vec<usize> = checks.iter().map(|c| c.weaker.len()).collect();
     assert_eq!(weaker, vec![1, 0, 1]);
     assert!(checks.iter().all(|c| c.exists));
-    let three = egov_common::config::KafkaConfig {
+    let three = egov_runtime::config::KafkaConfig {
         replication_factor: 3,
         ..config.clone()
     };

@@ -12,10 +12,10 @@ pub mod secure;
 pub use secure::{free_port, TempDir};
 
 use anyhow::{bail, Context};
-use egov_common::config::Settings;
-use egov_common::ops::Readiness;
-use egov_common::shutdown::{self, ShutdownTrigger};
 use egov_ingest::metrics_exporter_prometheus::PrometheusHandle;
+use egov_runtime::config::Settings;
+use egov_runtime::ops::Readiness;
+use egov_runtime::shutdown::{self, ShutdownTrigger};
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
@@ -47,7 +47,7 @@ pub fn unique_settings(label: &str) -> anyhow::Result<Settings> {
     kafka.load_group = format!("test.{id}.load");
     kafka.partitions = 2;
     // Ingest seals what it checked and transform trusts it, as under `egov run`.
-    kafka.seal_key = egov_common::config::Secret::new(egov_common::seal::random_key());
+    kafka.seal_key = egov_runtime::config::Secret::new(egov_runtime::seal::random_key());
     settings.clickhouse.database = format!("egov_test_{id}");
     // Small batches keep tests quick; the limits themselves are what is tested.
     settings.load.batch_max_wait_ms = 200;
@@ -94,7 +94,7 @@ impl Pipeline {
         readiness: Option<Readiness>,
         metrics: Option<PrometheusHandle>,
     ) -> anyhow::Result<Self> {
-        let catalogue = egov_common::Catalogue::load(settings.catalogue.path.as_deref())?;
+        let catalogue = settings.catalogue.load()?;
         egov_load::migrate::migrate(&settings.clickhouse, &catalogue).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let ingest_addr = listener.local_addr()?;
@@ -260,7 +260,7 @@ pub async fn remove_resources(settings: &Settings) -> anyhow::Result<()> {
     server.clickhouse.database = "default".into();
     clickhouse_query(&server, &format!("DROP DATABASE IF EXISTS `{database}`")).await?;
     let admin: AdminClient<DefaultClientContext> =
-        egov_common::kafka::client_config(&settings.kafka).create()?;
+        egov_runtime::kafka::client_config(&settings.kafka).create()?;
     let kafka = &settings.kafka;
     let topics = [
         kafka.raw_topic.as_str(),
@@ -295,11 +295,11 @@ pub async fn remove_resources(settings: &Settings) -> anyhow::Result<()> {
 
 /// Every consumer group a test's services may create: transform's, load's and
 /// the dead-letter replay's.
-fn test_groups(kafka: &egov_common::config::KafkaConfig) -> Vec<String> {
+fn test_groups(kafka: &egov_runtime::config::KafkaConfig) -> Vec<String> {
     let groups = vec![
         kafka.transform_group.clone(),
         kafka.load_group.clone(),
-        egov_common::dead_letter::replay::replay_group(kafka),
+        egov_runtime::dead_letter::replay::replay_group(kafka),
     ];
     // Never a group that is not a test's.
     groups
@@ -311,7 +311,7 @@ fn test_groups(kafka: &egov_common::config::KafkaConfig) -> Vec<String> {
 /// A query over ClickHouse's HTTP interface, independent of the code under test.
 pub async fn clickhouse_query(settings: &Settings, sql: &str) -> anyhow::Result<String> {
     let response =
-        egov_common::tls::clickhouse_http(&settings.clickhouse, Duration::from_secs(60))?
+        egov_runtime::tls::clickhouse_http(&settings.clickhouse, Duration::from_secs(60))?
             .post(&settings.clickhouse.url)
             .query(&[("database", settings.clickhouse.database.as_str())])
             .basic_auth(

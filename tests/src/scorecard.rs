@@ -5,7 +5,7 @@ use egov_analytics::figures::{
     DocumentCounts, DocumentFigures, DossierCounts, DossierFigures, Report,
 };
 use egov_analytics::scorecard::Scorecard;
-use egov_common::Level;
+use egov_model::Level;
 
 fn document_counts(d: &DocumentFigures) -> DocumentCounts {
     DocumentCounts {

@@ -7,7 +7,9 @@
 //! `openssl`, `clickhouse-server` or Kafka jars is an error that says so.
 
 use anyhow::{bail, Context};
-use egov_common::config::{ClickHouseConfig, KafkaConfig, SaslMechanism, Secret, SecurityProtocol};
+use egov_runtime::config::{
+    ClickHouseConfig, KafkaConfig, SaslMechanism, Secret, SecurityProtocol,
+};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -178,7 +180,7 @@ impl SecureServers {
     async fn wait_until_answering(&mut self) -> anyhow::Result<()> {
         let started = Instant::now();
         let (mut kafka_ok, mut clickhouse_ok) = (false, false);
-        let http = egov_common::tls::clickhouse_http(&self.clickhouse, Duration::from_secs(2))?;
+        let http = egov_runtime::tls::clickhouse_http(&self.clickhouse, Duration::from_secs(2))?;
         loop {
             for server in &mut self.servers {
                 server.ensure_running()?;
@@ -215,7 +217,7 @@ impl SecureServers {
 /// Asks the brokers for metadata with `config`; how many brokers answered.
 pub async fn metadata(config: &KafkaConfig, timeout: Duration) -> anyhow::Result<usize> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    let client: BaseConsumer = egov_common::kafka::client_config(config).create()?;
+    let client: BaseConsumer = egov_runtime::kafka::client_config(config).create()?;
     let brokers = tokio::task::spawn_blocking(move || {
         client
             .fetch_metadata(None, timeout)

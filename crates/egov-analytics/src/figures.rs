@@ -3,7 +3,7 @@
 //! never copied from anywhere.
 
 use chrono::NaiveDate;
-use egov_common::Level;
+use egov_model::Level;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

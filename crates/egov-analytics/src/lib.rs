@@ -11,9 +11,9 @@ pub mod scorecard;
 
 use chrono::NaiveDate;
 use clickhouse::Row;
-use egov_common::config::ClickHouseConfig;
-use egov_common::Level;
 use egov_load::ch::query_client;
+use egov_model::Level;
+use egov_runtime::config::ClickHouseConfig;
 use figures::{
     DocumentCounts, DocumentFigures, DossierCounts, DossierFigures, Report, UnitFigures,
 };

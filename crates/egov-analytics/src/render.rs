@@ -3,6 +3,7 @@
 use crate::figures::{
     ByLevel, DocumentFigures, DossierCounts, DossierFigures, Report, UnitFigures,
 };
+use egov_model::format::thousands;
 use std::fmt::Write;
 
 fn percent(rate: Option<f64>) -> String {
@@ -11,15 +12,7 @@ fn percent(rate: Option<f64>) -> String {
 
 /// Thousands separated by commas, as the provincial report prints them.
 fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    thousands(i128::from(n))
 }
 
 fn table(out: &mut String, title: &str, header: &[&str], rows: &[Vec<String>]) {
@@ -208,7 +201,7 @@ mod tests {
     #[test]
     fn tables_show_the_district_and_commune_sum() {
         use crate::figures::{DocumentCounts, DossierCounts};
-        use egov_common::Level;
+        use egov_model::Level;
         use std::collections::BTreeMap;
         let day = chrono::NaiveDate::from_ymd_opt(2021, 11, 14).unwrap_or_default();
         let counts = |early, late| DossierCounts {

@@ -11,8 +11,8 @@ use crate::figures::{DocumentFigures, DossierFigures, Period};
 use crate::query::{counts_by_unit, last_events, CountsByUnit, Params, UnitCounts};
 use crate::{check_period, ReportError};
 use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat};
-use egov_common::config::ScorecardSection;
-use egov_common::{Catalogue, Level, System};
+use egov_model::{Catalogue, Level, System};
+use egov_runtime::config::ScorecardSection;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
@@ -231,7 +231,7 @@ fn score(
     let last_ms = |system: System| last.get(&(code.to_owned(), system)).copied();
     let local = |ms: Option<i64>| {
         ms.and_then(DateTime::from_timestamp_millis)
-            .map(|at| at.with_timezone(&egov_common::time::vietnam()))
+            .map(|at| at.with_timezone(&egov_model::time::vietnam()))
     };
     // Silent: the unit's latest event (of either system) is dated
     // `silent_after_days` or more before `to`; never when it has none.

@@ -7,8 +7,8 @@ use crate::ch::ClickHouse;
 use crate::egov::{egov_env, free_port, EgovProcess};
 use crate::names::Names;
 use crate::report::{self, Results};
-use egov_common::config::Settings;
-use egov_common::Catalogue;
+use egov_model::Catalogue;
+use egov_runtime::config::Settings;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -40,7 +40,7 @@ impl<'a> Bench<'a> {
             fresh_secs: args.fresh_secs,
             rounds: args.rounds as u64,
         };
-        egov_common::kafka::ensure_topics(&settings.kafka, &names.topics()).await?;
+        egov_runtime::kafka::ensure_topics(&settings.kafka, &names.topics()).await?;
         let log_dir = args.out.parent().map(PathBuf::from).unwrap_or_default();
         std::fs::create_dir_all(&log_dir)?;
         Ok(Self {

@@ -1,7 +1,7 @@
 //! ClickHouse over HTTP, independent of the code under test.
 
 use anyhow::{bail, Context};
-use egov_common::config::ClickHouseConfig;
+use egov_runtime::config::ClickHouseConfig;
 use std::time::{Duration, Instant};
 
 #[derive(Clone)]
@@ -20,7 +20,7 @@ pub struct Visible {
 impl ClickHouse {
     pub fn new(config: &ClickHouseConfig) -> anyhow::Result<Self> {
         Ok(Self {
-            http: egov_common::tls::clickhouse_http(config, Duration::from_secs(60))?,
+            http: egov_runtime::tls::clickhouse_http(config, Duration::from_secs(60))?,
             config: config.clone(),
         })
     }

@@ -4,7 +4,7 @@
 use crate::args::Args;
 use crate::names::Names;
 use anyhow::{bail, Context};
-use egov_common::config::Settings;
+use egov_runtime::config::Settings;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};

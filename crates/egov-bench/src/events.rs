@@ -5,8 +5,8 @@
 //! request (batch) it came in.
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use egov_common::time::vietnam;
-use egov_common::{Catalogue, System};
+use egov_model::time::vietnam;
+use egov_model::{Catalogue, System};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -221,7 +221,7 @@ pub fn mean_event_bytes(batches: &[Batch]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use egov_common::contract::Contract;
+    use egov_model::contract::Contract;
 
     #[test]
     fn generated_events_are_valid_and_batches_are_single_system() -> anyhow::Result<()> {

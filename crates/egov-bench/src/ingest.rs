@@ -2,7 +2,7 @@
 
 use crate::events::Batch;
 use anyhow::{bail, Context};
-use egov_common::System;
+use egov_model::System;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

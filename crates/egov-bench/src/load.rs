@@ -9,9 +9,9 @@ use crate::events::{Batch, Generator};
 use crate::report::{median, LoadRound};
 use crate::{produce, say};
 use anyhow::Context;
-use egov_common::config::{ClickHouseConfig, Settings};
-use egov_common::contract::Contract;
-use egov_common::Catalogue;
+use egov_model::contract::Contract;
+use egov_model::Catalogue;
+use egov_runtime::config::{ClickHouseConfig, Settings};
 use egov_transform::curate::{curate, RawMeta};
 use std::time::{Duration, Instant};
 
@@ -160,7 +160,7 @@ pub async fn egov_load(
     settings.kafka.curated_topic = topic.to_owned();
     settings.kafka.load_group = group.to_owned();
     settings.clickhouse.database = database.to_owned();
-    let (trigger, shutdown) = egov_common::shutdown::channel();
+    let (trigger, shutdown) = egov_runtime::shutdown::channel();
     let started = Instant::now();
     let task = tokio::spawn(egov_load::run(settings.load_config(), shutdown));
     let visible = ch

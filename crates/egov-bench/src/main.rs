@@ -47,7 +47,7 @@ use anyhow::Context;
 use args::Args;
 use bench::Bench;
 use clap::Parser;
-use egov_common::config::Settings;
+use egov_runtime::config::Settings;
 use names::Names;
 use report::Results;
 

@@ -2,7 +2,7 @@
 //! databases), unique to the run, and their removal at the end.
 
 use crate::ch::ClickHouse;
-use egov_common::config::Settings;
+use egov_runtime::config::Settings;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use std::time::Duration;
@@ -110,7 +110,7 @@ pub async fn cleanup(settings: &Settings, names: &Names) -> anyhow::Result<()> {
             .await?;
     }
     let admin: AdminClient<DefaultClientContext> =
-        egov_common::kafka::client_config(&settings.kafka).create()?;
+        egov_runtime::kafka::client_config(&settings.kafka).create()?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     admin.delete_topics(&names.topics(), &options).await?;
     // A group is deletable once its members are gone; ClickHouse's may take a moment.

@@ -4,8 +4,8 @@
 
 use crate::events::Batch;
 use anyhow::{bail, Context};
-use egov_common::config::KafkaConfig;
-use egov_common::kafka::{self, HEADER_RECEIVED_MS, HEADER_REQUEST_ID, HEADER_SYSTEM};
+use egov_runtime::config::KafkaConfig;
+use egov_runtime::kafka::{self, HEADER_RECEIVED_MS, HEADER_REQUEST_ID, HEADER_SYSTEM};
 use futures::future::join_all;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};

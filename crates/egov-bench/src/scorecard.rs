@@ -14,8 +14,8 @@ use crate::say;
 use anyhow::Context;
 use egov_analytics::scorecard::ScorecardRequest;
 use egov_analytics::ReportRequest;
-use egov_common::config::Settings;
-use egov_common::Catalogue;
+use egov_model::Catalogue;
+use egov_runtime::config::Settings;
 use egov_scenario::push::{push, PushOptions, Target};
 use egov_scenario::report2021::{Report2021, DEFAULT_SEED};
 use rdkafka::admin::{AdminClient, AdminOptions};
@@ -303,7 +303,7 @@ async fn cleanup(settings: &Settings, ch: &ClickHouse, made: Option<&Resources>,
         say(format!("scorecard cleanup: {error:#}"));
     }
     let admin: Result<AdminClient<DefaultClientContext>, _> =
-        egov_common::kafka::client_config(&settings.kafka).create();
+        egov_runtime::kafka::client_config(&settings.kafka).create();
     if let Ok(admin) = admin {
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
         let topics: Vec<&str> = resources.topics.iter().map(String::as_str).collect();

@@ -8,12 +8,11 @@ mod status;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use egov_common::catalogue::Catalogue;
-use egov_common::config::Settings;
-use egov_common::ops::{Check, Readiness};
-use egov_common::shutdown::{self, Shutdown, ShutdownTrigger};
-use egov_common::stall::Stage;
-use egov_common::telemetry;
+use egov_runtime::config::Settings;
+use egov_runtime::ops::{Check, Readiness};
+use egov_runtime::shutdown::{self, Shutdown, ShutdownTrigger};
+use egov_runtime::stall::Stage;
+use egov_runtime::telemetry;
 use std::path::PathBuf;
 use tokio::net::TcpListener;
 use tracing::info;
@@ -77,7 +76,7 @@ enum TokenCommand {
     New {
         /// The source system the token belongs to: `documents` or `onestop`.
         #[arg(long)]
-        system: egov_common::System,
+        system: egov_model::System,
         /// The unit codes it may report for, comma-separated, or `*` for every unit.
         #[arg(long, value_delimiter = ',', required = true)]
         units: Vec<String>,
@@ -184,7 +183,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
                 .stage(Stage::Transform)
                 .build()?;
             // Transform loads this catalogue as it starts; one that cannot be loaded stops it.
-            let catalogue = Catalogue::load(settings.catalogue.path.as_deref());
+            let catalogue = settings.catalogue.load();
             readiness.set(
                 Check::Catalogue,
                 catalogue.map(drop).map_err(|e| e.to_string()),
@@ -233,13 +232,13 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
 /// `egov token new`: a token to give to the sender, and its configuration entry.
 fn new_token(
     config: Option<&std::path::Path>,
-    system: egov_common::System,
+    system: egov_model::System,
     units: &[String],
 ) -> anyhow::Result<()> {
     let units: Vec<String> = units.iter().map(|u| u.trim().to_owned()).collect();
     if units.iter().any(|u| u != "*") {
         let settings = Settings::load(config)?;
-        let catalogue = Catalogue::load(settings.catalogue.path.as_deref())?;
+        let catalogue = settings.catalogue.load()?;
         if let Some(unknown) = units
             .iter()
             .find(|u| *u != "*" && catalogue.get(u).is_none())
@@ -264,7 +263,7 @@ fn new_token(
 /// `egov config check`: everything `egov run` checks before it starts.
 fn check_config(file: Option<&std::path::Path>, settings: &Settings) -> anyhow::Result<()> {
     let tokens = egov_ingest::auth::Tokens::from_config(&settings.ingest)?;
-    Catalogue::load(settings.catalogue.path.as_deref())?;
+    settings.catalogue.load()?;
     let origin = file.map_or("defaults and EGOV__* variables".to_owned(), |f| {
         format!("{} and EGOV__* variables", f.display())
     });
@@ -281,7 +280,7 @@ fn check_config(file: Option<&std::path::Path>, settings: &Settings) -> anyhow::
 }
 
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let catalogue = Catalogue::load(settings.catalogue.path.as_deref())?;
+    let catalogue = settings.catalogue.load()?;
     egov_load::migrate::migrate(&settings.clickhouse, &catalogue).await?;
     Ok(())
 }
@@ -310,7 +309,7 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
 }
 
 async fn dlq(settings: &Settings, command: DlqCommand) -> anyhow::Result<()> {
-    use egov_common::dead_letter::{self, replay};
+    use egov_runtime::dead_letter::{self, replay};
     match command {
         DlqCommand::List { format } => {
             let letters = replay::list(&settings.kafka).await?;
@@ -409,7 +408,8 @@ fn write_replacing(file: &std::path::Path, text: &str) -> std::io::Result<()> {
 async fn run_all(mut settings: Settings) -> anyhow::Result<()> {
     if settings.kafka.seal_key.is_empty() {
         // One process seals and verifies: a key of its own, never written anywhere.
-        settings.kafka.seal_key = egov_common::config::Secret::new(egov_common::seal::random_key());
+        settings.kafka.seal_key =
+            egov_runtime::config::Secret::new(egov_runtime::seal::random_key());
     }
     let metrics = telemetry::init_metrics()?;
     migrate(&settings).await?;
@@ -510,7 +510,7 @@ async fn serve_ops(
     let listener = bind(address).await?;
     info!(address, "health and metrics listening");
     let checks = readiness.spawn(shutdown);
-    let router = egov_common::ops::router_with(Some(metrics), readiness);
+    let router = egov_runtime::ops::router_with(Some(metrics), readiness);
     let (trigger, mut stop) = shutdown::channel();
     let task = tokio::spawn(async move {
         axum::serve(listener, router)

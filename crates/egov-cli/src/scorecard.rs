@@ -4,9 +4,8 @@
 use anyhow::Context;
 use egov_analytics::scorecard::table::{self, Lang};
 use egov_analytics::scorecard::{self as card, xlsx, ScorecardRequest};
-use egov_common::catalogue::Catalogue;
-use egov_common::config::Settings;
-use egov_common::Level;
+use egov_model::Level;
+use egov_runtime::config::Settings;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -47,7 +46,7 @@ enum LangArg {
 }
 
 pub async fn run(settings: &Settings, args: ScorecardArgs) -> anyhow::Result<()> {
-    let catalogue = Catalogue::load(settings.catalogue.path.as_deref())?;
+    let catalogue = settings.catalogue.load()?;
     let client = egov_load::ch::query_client(&settings.clickhouse)?;
     let request = ScorecardRequest {
         from: args.from,

@@ -6,10 +6,11 @@
 //! reached is reported, not fatal.
 
 use chrono::{DateTime, Utc};
-use egov_common::config::{ClickHouseConfig, Settings};
-use egov_common::ops;
-use egov_common::stall::{thousands, Stage};
-use egov_common::topics::{self, TopicCheck};
+use egov_model::format::thousands;
+use egov_runtime::config::{ClickHouseConfig, Settings};
+use egov_runtime::ops;
+use egov_runtime::stall::Stage;
+use egov_runtime::topics::{self, TopicCheck};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -38,7 +39,7 @@ pub struct Status {
     pub consumer_lag: Vec<GroupLag>,
     pub dead_letters: Measured<i64>,
     /// The pipeline's topics against `kafka.replication_factor`,
-    /// `min.insync.replicas` and the retention configured (`egov_common::topics`).
+    /// `min.insync.replicas` and the retention configured (`egov_runtime::topics`).
     pub topics: Measured<Vec<TopicCheck>>,
 }
 
@@ -290,7 +291,7 @@ async fn probe(http: &reqwest::Client, name: &'static str, address: &str) -> Ser
 }
 
 async fn clickhouse(config: &ClickHouseConfig, timeout: Duration) -> ClickHouse {
-    let http = match egov_common::tls::clickhouse_http(config, timeout) {
+    let http = match egov_runtime::tls::clickhouse_http(config, timeout) {
         Ok(http) => http,
         Err(error) => {
             let error = format!("clickhouse: {error}");

@@ -6,7 +6,7 @@
 //! The faults stop shared servers, so the tests of this file run one at a time.
 
 use anyhow::{bail, Context};
-use egov_common::config::Settings;
+use egov_runtime::config::Settings;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -188,8 +188,8 @@ async fn send_paced(
     // Batches of one system each, never an event and its resent copy together.
     for batch in egov_scenario::batch::batches_of_values(&events, batch_size) {
         let token = match batch.system {
-            egov_common::System::Documents => egov_tests::DOCUMENTS_TOKEN,
-            egov_common::System::Onestop => egov_tests::ONESTOP_TOKEN,
+            egov_model::System::Documents => egov_tests::DOCUMENTS_TOKEN,
+            egov_model::System::Onestop => egov_tests::ONESTOP_TOKEN,
         };
         let started = Instant::now();
         loop {
@@ -236,7 +236,7 @@ fn period() -> (chrono::NaiveDate, chrono::NaiveDate) {
 /// Waits until ClickHouse holds every event exactly once and `egov report`
 /// equals the independent computation over `events`.
 async fn assert_figures(pipeline: &PipelineProcess, events: &[Value]) -> anyhow::Result<()> {
-    let distinct: HashSet<(egov_common::System, String)> = events
+    let distinct: HashSet<(egov_model::System, String)> = events
         .iter()
         .map(|e| {
             let system =

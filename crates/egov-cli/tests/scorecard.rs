@@ -214,7 +214,7 @@ async fn scorecard_json_csv_and_xlsx_hold_the_same_values() -> anyhow::Result<()
     let json = scorecard(&pipeline, &[&period[..], &["--format", "json"]].concat())?;
     let card: Scorecard = serde_json::from_slice(&json)?;
     let value: Value = serde_json::from_slice(&json)?;
-    ensure!(card.units.len() == egov_common::Catalogue::embedded()?.len());
+    ensure!(card.units.len() == egov_model::Catalogue::embedded()?.len());
     ensure!(card
         .units
         .iter()
@@ -284,7 +284,7 @@ async fn scorecard_json_csv_and_xlsx_hold_the_same_values() -> anyhow::Result<()
     let same: Vec<_> = card
         .units
         .iter()
-        .filter(|u| u.level == egov_common::Level::District)
+        .filter(|u| u.level == egov_model::Level::District)
         .cloned()
         .collect();
     ensure!(districts.units == same, "the district scorecard differs");

@@ -53,7 +53,7 @@ fn text(bytes: &[u8]) -> String {
 /// `egov ingest` as a process of its own, on a free port, with a raw topic of
 /// its own (removed on drop with the rest of the test's resources).
 struct IngestProcess {
-    settings: egov_common::config::Settings,
+    settings: egov_runtime::config::Settings,
     child: Child,
     url: String,
     log: PathBuf,
@@ -164,7 +164,7 @@ fn new_token(system: &str, units: &str) -> anyhow::Result<(String, String)> {
     Ok((token, entry))
 }
 
-async fn database_exists(settings: &egov_common::config::Settings) -> anyhow::Result<bool> {
+async fn database_exists(settings: &egov_runtime::config::Settings) -> anyhow::Result<bool> {
     let mut server = settings.clone();
     server.clickhouse.database = "default".into();
     let sql = format!(

@@ -7,8 +7,8 @@
 
 use crate::DashboardError;
 use clickhouse::Row;
-use egov_common::config::ClickHouseConfig;
 use egov_load::ch::query_client;
+use egov_runtime::config::ClickHouseConfig;
 use serde::Deserialize;
 use std::any::Any;
 use std::collections::HashMap;

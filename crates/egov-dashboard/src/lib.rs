@@ -21,11 +21,11 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{Datelike, NaiveDate, Utc};
-use egov_common::config::{
+use egov_model::Catalogue;
+use egov_runtime::config::{
     CatalogueConfig, ClickHouseConfig, DashboardSection, KafkaConfig, ScorecardSection, Settings,
 };
-use egov_common::shutdown::Shutdown;
-use egov_common::Catalogue;
+use egov_runtime::shutdown::Shutdown;
 use html::{Frame, Nav};
 use i18n::Lang;
 use serde::Deserialize;
@@ -158,7 +158,9 @@ pub async fn run(
     listener: TcpListener,
     mut shutdown: Shutdown,
 ) -> Result<(), DashboardError> {
-    let catalogue = Catalogue::load(config.catalogue.path.as_deref())
+    let catalogue = config
+        .catalogue
+        .load()
         .map_err(|e| DashboardError::Internal(e.to_string()))?;
     let clickhouse = read_only_clickhouse(&config).await;
     let state = AppState(Arc::new(Inner {
@@ -250,7 +252,7 @@ fn parse_date(name: &str, text: &str) -> Result<NaiveDate, DashboardError> {
 impl Params {
     /// The period asked for; by default this year up to today (local dates).
     pub fn period(&self) -> Result<Period, DashboardError> {
-        let today = egov_common::time::local_date(Utc::now());
+        let today = egov_model::time::local_date(Utc::now());
         let to = match self.to.as_deref().filter(|t| !t.is_empty()) {
             Some(text) => parse_date("to", text)?,
             None => today,

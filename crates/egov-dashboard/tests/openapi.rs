@@ -4,10 +4,10 @@
 
 use chrono::{NaiveDate, Utc};
 use egov_analytics::figures::{DocumentCounts, DossierCounts, Period, Report};
-use egov_common::Level;
 use egov_dashboard::pages::pipeline::{DeadLetters, GroupLag, MinuteCount, PipelineData};
 use egov_dashboard::pages::unit::{PeriodFigures, UnitData, UnitInfo};
 use egov_dashboard::{API, OPENAPI_JSON};
+use egov_model::Level;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -139,7 +139,7 @@ fn the_answers_match_their_schemas() -> anyhow::Result<()> {
             to: day(3, 31),
             level: None,
         },
-        &egov_common::Catalogue::embedded()?,
+        &egov_model::Catalogue::embedded()?,
         &Default::default(),
         &Default::default(),
         &Default::default(),

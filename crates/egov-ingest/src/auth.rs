@@ -5,8 +5,8 @@
 //! answer.
 
 use crate::limits::{RateLimit, TokenBucket};
-use egov_common::config::{ConfigError, IngestSection, TokenConfig};
-use egov_common::System;
+use egov_model::System;
+use egov_runtime::config::{ConfigError, IngestSection, TokenConfig};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;

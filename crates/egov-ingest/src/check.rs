@@ -8,9 +8,9 @@
 use crate::body::BodyEvent;
 use crate::{AppState, EventError, IngestAnswer, Sender};
 use chrono::{DateTime, Utc};
-use egov_common::contract::{ErrorCode, Refusal, Violation};
-use egov_common::raw_event::Field;
-use egov_common::System;
+use egov_model::contract::{ErrorCode, Refusal, Violation};
+use egov_model::raw_event::Field;
+use egov_model::System;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -25,7 +25,7 @@ pub(crate) struct Accepted {
     pub key: String,
     /// Where its bytes are in the decoded body.
     pub range: Range<usize>,
-    /// Its seal (`egov_common::seal`), when ingest has a key.
+    /// Its seal (`egov_runtime::seal`), when ingest has a key.
     pub seal: Option<String>,
 }
 

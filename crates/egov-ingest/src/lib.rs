@@ -21,14 +21,14 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use body::{Encoding, Limits};
 use chrono::Utc;
-use egov_common::catalogue::{Catalogue, CatalogueError};
-use egov_common::config::IngestConfig;
-use egov_common::contract::{Contract, ContractError, ErrorCode};
-use egov_common::kafka::{self, HEADER_RECEIVED_MS, HEADER_REQUEST_ID, HEADER_SYSTEM};
-use egov_common::ops::{self, Check, Readiness};
-use egov_common::seal::{SealKey, HEADER_SEAL};
-use egov_common::shutdown::Shutdown;
-use egov_common::System;
+use egov_model::catalogue::{Catalogue, CatalogueError};
+use egov_model::contract::{Contract, ContractError, ErrorCode};
+use egov_model::System;
+use egov_runtime::config::IngestConfig;
+use egov_runtime::kafka::{self, HEADER_RECEIVED_MS, HEADER_REQUEST_ID, HEADER_SYSTEM};
+use egov_runtime::ops::{self, Check, Readiness};
+use egov_runtime::seal::{SealKey, HEADER_SEAL};
+use egov_runtime::shutdown::Shutdown;
 use error::ApiError;
 use futures::future::join_all;
 use limits::{refusal_cost, BodyBudget};
@@ -127,7 +127,9 @@ impl Ingest {
         readiness: Readiness,
     ) -> Result<Self, IngestError> {
         let tokens = Tokens::from_config(&config.http)?;
-        let catalogue = Catalogue::load(config.catalogue.path.as_deref())
+        let catalogue = config
+            .catalogue
+            .load()
             .inspect_err(|e| readiness.set(Check::Catalogue, Err(e.to_string())))?;
         readiness.set(Check::Catalogue, Ok(()));
         let contract = Contract::v1()?;
@@ -562,7 +564,7 @@ async fn settle(enqueued: Result<DeliveryFuture, Refused>) -> Result<(), Refused
 }
 
 fn refused(error: &KafkaError) -> Refused {
-    if egov_common::kafka::is_refused_for_good(error) {
+    if egov_runtime::kafka::is_refused_for_good(error) {
         let code = error.rdkafka_error_code();
         return Refused::ForGood(code.map_or_else(|| error.to_string(), |c| c.to_string()));
     }

@@ -3,13 +3,13 @@
 //! with, and its paths are exactly the routes the ingest router serves.
 
 use axum::http::{header, HeaderMap, HeaderValue};
-use egov_common::config::Settings;
-use egov_common::contract::ErrorCode;
-use egov_common::ops::Readiness;
-use egov_common::EventType;
 use egov_ingest::body::{Encoding, Format};
 use egov_ingest::error::ApiError;
 use egov_ingest::{routes, Ingest, OPENAPI_JSON};
+use egov_model::contract::ErrorCode;
+use egov_model::EventType;
+use egov_runtime::config::Settings;
+use egov_runtime::ops::Readiness;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -2,11 +2,11 @@
 //! same client works against 18.16 (local) and current releases (production):
 //! no RowBinaryWithNamesAndTypes validation, and no compression on queries.
 //! Every client speaks `http://` or `https://` as `clickhouse.url` says,
-//! trusting `clickhouse.ca_file` (see [`egov_common::tls`]).
+//! trusting `clickhouse.ca_file` (see [`egov_runtime::tls`]).
 
 use clickhouse::error::{Error, Result};
 use clickhouse::{Client, Compression};
-use egov_common::config::ClickHouseConfig;
+use egov_runtime::config::ClickHouseConfig;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
@@ -40,7 +40,7 @@ pub fn server_client(config: &ClickHouseConfig) -> Result<Client> {
 }
 
 fn base(config: &ClickHouseConfig) -> Result<Client> {
-    let tls = egov_common::tls::client_config(config.ca_file.as_deref())
+    let tls = egov_runtime::tls::client_config(config.ca_file.as_deref())
         .map_err(|e| Error::InvalidParams(Box::new(e)))?;
     // What the crate's default client does, plus TLS: TCP keepalive, and idle
     // connections dropped before ClickHouse's keep-alive timeout (3 s) does.

@@ -11,13 +11,13 @@ pub mod reconcile;
 pub mod replicas;
 
 use ::clickhouse::Row;
-use egov_common::config::LoadConfig;
-use egov_common::dead_letter::{self, Letter, Reason, Service};
-use egov_common::kafka::{self, OffsetTracker};
-use egov_common::model::CuratedEvent;
-use egov_common::ops::Readiness;
-use egov_common::shutdown::Shutdown;
-use egov_common::stall::Stage;
+use egov_model::model::CuratedEvent;
+use egov_runtime::config::LoadConfig;
+use egov_runtime::dead_letter::{self, Letter, Reason, Service};
+use egov_runtime::kafka::{self, OffsetTracker};
+use egov_runtime::ops::Readiness;
+use egov_runtime::shutdown::Shutdown;
+use egov_runtime::stall::Stage;
 use rand::Rng;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
@@ -107,7 +107,7 @@ pub async fn run_with(
         &config.kafka.load_group,
         &config.kafka.curated_topic,
     )?);
-    egov_common::lag::spawn_lag_reporter(
+    egov_runtime::lag::spawn_lag_reporter(
         &consumer,
         Stage::Load,
         readiness,

@@ -3,9 +3,9 @@
 
 use crate::ch::{ident, query_client, server_client};
 use clickhouse::Row;
-use egov_common::catalogue::Catalogue;
-use egov_common::config::ClickHouseConfig;
-use egov_common::time::date_to_days;
+use egov_model::catalogue::Catalogue;
+use egov_model::time::date_to_days;
+use egov_runtime::config::ClickHouseConfig;
 use serde::Serialize;
 use tracing::info;
 
@@ -33,9 +33,6 @@ pub const MIGRATIONS: [(&str, &str); 5] = [
     ),
 ];
 
-/// The public holidays shipped with the project.
-pub const HOLIDAYS_CSV: &str = include_str!("../../../seeds/holidays.csv");
-
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
     #[error("clickhouse, migration {migration}: {source}")]
@@ -43,10 +40,10 @@ pub enum MigrateError {
         migration: String,
         source: clickhouse::error::Error,
     },
-    #[error("unit `{0}` has a date outside ClickHouse's Date range")]
+    #[error("{0}: a date outside ClickHouse's Date range")]
     DateRange(String),
-    #[error("seeds/holidays.csv line {line}: {message}")]
-    Holidays { line: usize, message: String },
+    #[error("seeds/{0}")]
+    Holidays(#[from] egov_model::calendar::CalendarError),
 }
 
 #[derive(Debug, Row, serde::Deserialize)]
@@ -183,7 +180,9 @@ async fn load_units(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result<
         .await
         .map_err(err)?;
     for unit in catalogue.units() {
-        let day = |d| date_to_days(d).ok_or_else(|| MigrateError::DateRange(unit.code.clone()));
+        let day = |d| {
+            date_to_days(d).ok_or_else(|| MigrateError::DateRange(format!("unit `{}`", unit.code)))
+        };
         let row = UnitRow {
             code: unit.code.clone(),
             level: unit.level.as_str().to_owned(),
@@ -200,22 +199,18 @@ async fn load_units(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result<
     Ok(())
 }
 
-/// The rows of `seeds/holidays.csv` (columns date, name, source).
+/// The rows of `seeds/holidays.csv`, as the `holidays` table holds them.
 fn holidays() -> Result<Vec<HolidayRow>, MigrateError> {
-    let mut reader = csv::Reader::from_reader(HOLIDAYS_CSV.as_bytes());
-    let mut rows = Vec::new();
-    for (index, record) in reader.records().enumerate() {
-        let line = index + 2;
-        let bad = |message: String| MigrateError::Holidays { line, message };
-        let record = record.map_err(|e| bad(e.to_string()))?;
-        let date = chrono::NaiveDate::parse_from_str(record.get(0).unwrap_or_default(), "%Y-%m-%d")
-            .map_err(|e| bad(e.to_string()))?;
-        rows.push(HolidayRow {
-            date: date_to_days(date).ok_or_else(|| bad("date out of range".into()))?,
-            name: record.get(1).unwrap_or_default().to_owned(),
-        });
-    }
-    Ok(rows)
+    egov_model::calendar::holidays()?
+        .into_iter()
+        .map(|row| {
+            Ok(HolidayRow {
+                date: date_to_days(row.date)
+                    .ok_or_else(|| MigrateError::DateRange(format!("holiday {}", row.date)))?,
+                name: row.name,
+            })
+        })
+        .collect()
 }
 
 async fn load_holidays(config: &ClickHouseConfig) -> Result<(), MigrateError> {

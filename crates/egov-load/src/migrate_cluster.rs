@@ -6,7 +6,7 @@
 
 use crate::ch::{ident, query_client, server_client};
 use crate::migrate::{statements, AppliedRow, MigrateError, MIGRATIONS};
-use egov_common::config::ClickHouseConfig;
+use egov_runtime::config::ClickHouseConfig;
 use tracing::info;
 
 /// The cluster's migrations in order. `dossier_state` is the single-server view

@@ -5,9 +5,9 @@
 
 use crate::ch::query_client;
 use chrono::{DateTime, NaiveDate};
-use egov_common::config::{ClickHouseConfig, KafkaConfig};
-use egov_common::kafka;
-use egov_common::time::{days_to_date, local_date};
+use egov_model::time::{days_to_date, local_date};
+use egov_runtime::config::{ClickHouseConfig, KafkaConfig};
+use egov_runtime::kafka;
 use rdkafka::message::Message;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -64,7 +64,7 @@ impl Reconciliation {
         let mut text = String::new();
         for (name, help, field) in gauges {
             text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
-            for system in egov_common::System::ALL.map(|s| s.as_str()) {
+            for system in egov_model::System::ALL.map(|s| s.as_str()) {
                 let total: u64 = self
                     .days
                     .iter()

@@ -20,8 +20,8 @@
 //! `docs/operations.md`).
 
 use clickhouse::Row;
-use egov_common::config::ClickHouseConfig;
-use egov_common::shutdown::Shutdown;
+use egov_runtime::config::ClickHouseConfig;
+use egov_runtime::shutdown::Shutdown;
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::task::JoinHandle;

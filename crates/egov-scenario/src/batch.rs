@@ -1,6 +1,6 @@
 //! Request bodies: events of one source system serialised as a JSON array.
 
-use egov_common::System;
+use egov_model::System;
 use serde_json::Value;
 use std::collections::HashSet;
 

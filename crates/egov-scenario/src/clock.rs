@@ -6,17 +6,15 @@
 //! of `seeds/working-saturdays.csv`.
 
 use chrono::{Datelike, NaiveDate};
+use egov_model::calendar;
 use std::collections::HashSet;
 
 /// Days since 1970-01-01 of a local date.
 pub type Day = i32;
 
 /// Seconds of the UTC+7 offset.
-pub const LOCAL_OFFSET_SECS: i64 = 7 * 3600;
+pub const LOCAL_OFFSET_SECS: i64 = egov_model::time::OFFSET_SECS as i64;
 const DAY_SECS: i64 = 86_400;
-
-const HOLIDAYS_CSV: &str = include_str!("../../../seeds/holidays.csv");
-const WORKING_SATURDAYS_CSV: &str = include_str!("../../../seeds/working-saturdays.csv");
 
 /// The local day of an instant.
 pub fn local_day(secs: i64) -> Day {
@@ -142,13 +140,7 @@ pub fn write_yymmdd(out: &mut Vec<u8>, day: Day) {
     push_digits(out, i64::from(d), 2);
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{file} line {line}: `{value}` is not a date")]
-pub struct CalendarError {
-    file: &'static str,
-    line: usize,
-    value: String,
-}
+pub use egov_model::calendar::CalendarError;
 
 /// Working days, from the seeds built into the crate.
 #[derive(Debug, Clone)]
@@ -159,28 +151,15 @@ pub struct Calendar {
     extra_working: HashSet<Day>,
 }
 
-fn dates_of(file: &'static str, text: &str) -> Result<HashSet<Day>, CalendarError> {
-    let mut days = HashSet::new();
-    for (n, line) in text.lines().enumerate().skip(1) {
-        let field = line.split(',').next().unwrap_or_default().trim();
-        if field.is_empty() {
-            continue;
-        }
-        let date = NaiveDate::parse_from_str(field, "%Y-%m-%d").map_err(|_| CalendarError {
-            file,
-            line: n + 1,
-            value: field.to_owned(),
-        })?;
-        days.insert(day_of(date));
-    }
-    Ok(days)
+fn days_of(rows: Vec<calendar::DatedRow>) -> HashSet<Day> {
+    rows.into_iter().map(|row| day_of(row.date)).collect()
 }
 
 impl Calendar {
     /// `seeds/holidays.csv` and `seeds/working-saturdays.csv`.
     pub fn embedded() -> Result<Self, CalendarError> {
-        let holidays = dates_of("holidays.csv", HOLIDAYS_CSV)?;
-        let extra_working = dates_of("working-saturdays.csv", WORKING_SATURDAYS_CSV)?;
+        let holidays = days_of(calendar::holidays()?);
+        let extra_working = days_of(calendar::working_saturdays()?);
         let first = day_of(ymd(2019, 1, 1));
         let last = day_of(ymd(2024, 12, 31));
         let working = (first..=last)

@@ -28,7 +28,7 @@ pub use report2021::Report2021;
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     #[error("unit catalogue: {0}")]
-    Catalogue(#[from] egov_common::catalogue::CatalogueError),
+    Catalogue(#[from] egov_model::catalogue::CatalogueError),
     #[error("calendar: {0}")]
     Calendar(#[from] clock::CalendarError),
     #[error("unit `{0}` is not in the catalogue")]

@@ -4,7 +4,7 @@
 //! API is idempotent), and a hard stop on any rejected event.
 
 use crate::batch::Batch;
-use egov_common::System;
+use egov_model::System;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Deserialize;

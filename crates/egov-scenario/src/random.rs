@@ -323,8 +323,8 @@ mod tests {
     use super::*;
     use crate::reference::{figures, Reference};
     use chrono::Utc;
-    use egov_common::contract::Contract;
-    use egov_common::Catalogue;
+    use egov_model::contract::Contract;
+    use egov_model::Catalogue;
     use proptest::prelude::{any, prop_assert_eq, proptest, ProptestConfig, TestCaseError};
     use std::collections::HashSet;
 

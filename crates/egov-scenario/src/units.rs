@@ -1,6 +1,6 @@
 //! The units of the catalogue the scenarios report for, with weights.
 
-use egov_common::{Catalogue, Level};
+use egov_model::{Catalogue, Level};
 
 /// The provincial Public Administration Service Center.
 pub const SERVICE_CENTER: &str = "000.00.02.H62";

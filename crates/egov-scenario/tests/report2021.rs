@@ -3,8 +3,8 @@
 //! out-of-order arrival, batching and the reversed order.
 
 use chrono::Utc;
-use egov_common::contract::Contract;
-use egov_common::{Catalogue, EventType, System};
+use egov_model::contract::Contract;
+use egov_model::{Catalogue, EventType, System};
 use egov_scenario::reference::{DocumentFigures, Reference};
 use egov_scenario::report2021::{
     Report2021, CENTER_WINDOW, DEFAULT_SEED, DOCUMENTS_WINDOW, ONESTOP_WINDOW,

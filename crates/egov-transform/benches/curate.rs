@@ -6,8 +6,8 @@
 
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use egov_common::catalogue::Catalogue;
-use egov_common::contract::Contract;
+use egov_model::catalogue::Catalogue;
+use egov_model::contract::Contract;
 use egov_transform::curate::{curate, RawMeta};
 use serde_json::json;
 use std::hint::black_box;

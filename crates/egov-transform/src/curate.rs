@@ -2,12 +2,12 @@
 //! reason it is poison out. No I/O, so every schema example can test it.
 
 use chrono::{DateTime, Utc};
-use egov_common::catalogue::Catalogue;
-use egov_common::contract::{Contract, Refusal, Violation};
-use egov_common::dead_letter::Reason;
-use egov_common::model::{CuratedEvent, Level, System};
-use egov_common::raw_event::Field;
-use egov_common::time::{date_to_days, local_date};
+use egov_model::catalogue::Catalogue;
+use egov_model::contract::{Contract, Refusal, Violation};
+use egov_model::model::{CuratedEvent, Level, System};
+use egov_model::raw_event::Field;
+use egov_model::time::{date_to_days, local_date};
+use egov_runtime::dead_letter::Reason;
 
 /// Why a raw message cannot become a curated event. Its `reason` is the
 /// low-cardinality label used in headers and metrics.
@@ -118,7 +118,7 @@ pub fn curate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use egov_common::model::EventType;
+    use egov_model::model::EventType;
     use serde_json::{json, Value};
     use std::path::PathBuf;
 

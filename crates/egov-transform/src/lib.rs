@@ -9,15 +9,15 @@ pub mod curate;
 
 use chrono::{DateTime, Utc};
 use curate::{curate, RawMeta};
-use egov_common::catalogue::{Catalogue, CatalogueError};
-use egov_common::config::{KafkaConfig, TransformConfig};
-use egov_common::contract::{Contract, ContractError};
-use egov_common::dead_letter::{self, Letter, Reason, Service};
-use egov_common::kafka::{self, OffsetTracker};
-use egov_common::ops::Readiness;
-use egov_common::seal::{SealKey, HEADER_SEAL};
-use egov_common::shutdown::Shutdown;
-use egov_common::stall::Stage;
+use egov_model::catalogue::CatalogueError;
+use egov_model::contract::{Contract, ContractError};
+use egov_runtime::config::{KafkaConfig, TransformConfig};
+use egov_runtime::dead_letter::{self, Letter, Reason, Service};
+use egov_runtime::kafka::{self, OffsetTracker};
+use egov_runtime::ops::Readiness;
+use egov_runtime::seal::{SealKey, HEADER_SEAL};
+use egov_runtime::shutdown::Shutdown;
+use egov_runtime::stall::Stage;
 use futures::future::join_all;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -64,7 +64,7 @@ pub async fn run_with(
     )
     .await;
     Service::Transform.register_dead_letter_metrics();
-    let catalogue = Catalogue::load(config.catalogue.path.as_deref())?;
+    let catalogue = config.catalogue.load()?;
     let contract = Contract::v1()?;
     let seal = topics.seal();
     if seal.is_none() {
@@ -76,7 +76,7 @@ pub async fn run_with(
         &topics.transform_group,
         &topics.raw_topic,
     )?);
-    egov_common::lag::spawn_lag_reporter(
+    egov_runtime::lag::spawn_lag_reporter(
         &consumer,
         Stage::Transform,
         readiness,
@@ -163,7 +163,7 @@ pub(crate) async fn next_batch(
     batch
 }
 
-/// Whether the message carries ingest's seal under `key` (`egov_common::seal`).
+/// Whether the message carries ingest's seal under `key` (`egov_runtime::seal`).
 fn is_sealed(key: &SealKey, message: &BorrowedMessage<'_>) -> bool {
     let (Some(seal), Some(system), Some(received_ms), Some(payload)) = (
         kafka::header(message, HEADER_SEAL),

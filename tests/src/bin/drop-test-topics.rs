@@ -18,9 +18,9 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let config = std::env::var_os("EGOV_CONFIG").map(std::path::PathBuf::from);
-    let settings = egov_common::Settings::load(config.as_deref())?;
+    let settings = egov_runtime::Settings::load(config.as_deref())?;
     let admin: AdminClient<DefaultClientContext> =
-        egov_common::kafka::client_config(&settings.kafka).create()?;
+        egov_runtime::kafka::client_config(&settings.kafka).create()?;
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results = admin

@@ -6,7 +6,7 @@
 
 use super::{format_time, Scorecard, UnitScore};
 use chrono::{DateTime, FixedOffset};
-use egov_common::{Level, System};
+use egov_model::{Level, System};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 

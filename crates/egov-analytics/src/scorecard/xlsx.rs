@@ -6,7 +6,7 @@
 
 use super::table::{level_title, Cell, Lang, COLUMNS};
 use super::Scorecard;
-use egov_common::Level;
+use egov_model::Level;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
 /// Days from Excel's epoch (1899-12-30, as Excel counts) to 1970-01-01.

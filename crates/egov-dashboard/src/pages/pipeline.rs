@@ -13,8 +13,8 @@ use axum::response::Html;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use clickhouse::Row;
-use egov_common::ops;
 use egov_load::ch::query_client;
+use egov_runtime::ops;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -248,7 +248,7 @@ fn when(frame: &Frame, at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String 
     let Some(at) = at else {
         return frame.t(Text::Never).to_owned();
     };
-    let local = at.with_timezone(&egov_common::time::vietnam());
+    let local = at.with_timezone(&egov_model::time::vietnam());
     let seconds = (now - at).num_seconds().max(0);
     let ago = match (frame.lang, seconds) {
         (crate::i18n::Lang::Vi, 0..=119) => format!("{seconds} giây trước"),
@@ -327,7 +327,7 @@ fn render(frame: &Frame, data: &PipelineData) -> String {
 
     let local = |m: &MinuteCount| {
         m.minute
-            .with_timezone(&egov_common::time::vietnam())
+            .with_timezone(&egov_model::time::vietnam())
             .format("%H:%M")
             .to_string()
     };

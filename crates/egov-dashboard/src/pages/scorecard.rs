@@ -13,7 +13,7 @@ use axum::Json;
 use egov_analytics::scorecard::{
     self as card, table, Flag, Scorecard, ScorecardRequest, UnitScore,
 };
-use egov_common::Level;
+use egov_model::Level;
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 

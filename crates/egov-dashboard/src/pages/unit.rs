@@ -12,7 +12,7 @@ use axum::Json;
 use chrono::{Datelike, NaiveDate};
 use egov_analytics::figures::{DocumentFigures, DossierFigures, Period as FigurePeriod};
 use egov_analytics::ReportRequest;
-use egov_common::{Level, Unit};
+use egov_model::{Level, Unit};
 use serde::Serialize;
 use std::fmt::Write as _;
 

@@ -1,7 +1,7 @@
 //! The figures of a report, in the JSON shape of contract section 7.
 
 use chrono::NaiveDate;
-use egov_common::Level;
+use egov_model::Level;
 use serde::{Deserialize, Serialize};
 
 /// The `period` object of a report.

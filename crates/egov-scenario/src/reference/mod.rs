@@ -39,7 +39,7 @@ pub use figures::{DocumentFigures, DossierFigures, Levels, Period, Report};
 
 use crate::clock::{self, Day};
 use chrono::{DateTime, NaiveDate};
-use egov_common::{Catalogue, Level};
+use egov_model::{Catalogue, Level};
 use serde::Deserialize;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -48,7 +48,7 @@ use std::collections::{HashMap, HashSet};
 #[derive(Debug, thiserror::Error)]
 pub enum ReferenceError {
     #[error("unit catalogue: {0}")]
-    Catalogue(#[from] egov_common::catalogue::CatalogueError),
+    Catalogue(#[from] egov_model::catalogue::CatalogueError),
     #[error("event {index}: {message}")]
     Invalid { index: u64, message: String },
 }

@@ -3,7 +3,7 @@
 
 use super::Builder;
 use crate::clock::{self, instant, local_day, ymd};
-use egov_common::Level;
+use egov_model::Level;
 use rand::Rng;
 
 impl Builder<'_> {

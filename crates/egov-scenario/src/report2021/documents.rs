@@ -8,7 +8,7 @@ use super::targets::{DOCUMENTS_WINDOW, DOCUMENT_TARGETS};
 use super::Builder;
 use crate::clock::{self, instant, local_day, ymd, Day};
 use crate::ScenarioError;
-use egov_common::Level;
+use egov_model::Level;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 

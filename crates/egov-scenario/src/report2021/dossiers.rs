@@ -11,7 +11,7 @@ use crate::clock::{self, local_day, Day};
 use crate::procedures::{Tier, PROCEDURES};
 use crate::units::SERVICE_CENTER;
 use crate::ScenarioError;
-use egov_common::Level;
+use egov_model::Level;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;

@@ -7,7 +7,7 @@ use super::Report2021;
 use crate::clock::{self, local_day, Day};
 use crate::procedures::PROCEDURES;
 use crate::units::UnitInfo;
-use egov_common::Level;
+use egov_model::Level;
 use serde::{Serialize, Serializer};
 use std::fmt;
 

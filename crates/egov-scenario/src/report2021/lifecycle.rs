@@ -9,7 +9,7 @@ use super::targets::{Cohort, Fate, LAST_RECEIPT};
 use super::Builder;
 use crate::clock::{self, instant, local_day, Day};
 use crate::procedures::{Procedure, PROCEDURES};
-use egov_common::Level;
+use egov_model::Level;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 

@@ -41,7 +41,7 @@ use crate::reference::{Reference, ReferenceError};
 use crate::units::{self, UnitInfo};
 use crate::ScenarioError;
 use dossiers::DossierMeta;
-use egov_common::{Catalogue, EventType, System};
+use egov_model::{Catalogue, EventType, System};
 use plan::{DocPlan, DossierPlan, Ev, Kind};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

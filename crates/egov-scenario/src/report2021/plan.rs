@@ -3,7 +3,7 @@
 //! that kind.
 
 use crate::clock::Day;
-use egov_common::EventType;
+use egov_model::EventType;
 use serde::Serialize;
 
 /// What an event says, with the data only that kind of event has.

@@ -2,7 +2,7 @@
 //! office hours, geometric counts, and the seed mixer.
 
 use crate::clock::{self, Day};
-use egov_common::Level;
+use egov_model::Level;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 

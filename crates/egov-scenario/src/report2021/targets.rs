@@ -4,7 +4,7 @@
 use crate::clock::ymd;
 use crate::procedures::Tier;
 use chrono::NaiveDate;
-use egov_common::Level;
+use egov_model::Level;
 use serde::Serialize;
 
 /// The seed of the published scenario (the report is 365/BC-BCĐ).

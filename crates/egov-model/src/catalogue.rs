@@ -2,12 +2,14 @@
 //! provincial agencies, each with a level, a parent and validity dates.
 //! Ingest and transform read the same file (`seeds/units.csv` by default,
 //! built into the binary) and `egov migrate` loads it into ClickHouse.
+//! Parsing only: reading a configured file is the runtime's
+//! (`egov_runtime::config::CatalogueConfig::load`).
 
 use crate::model::Level;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::path::Path;
+use std::io::Read;
 
 /// The catalogue shipped with the project, built into the binary.
 pub const EMBEDDED_UNITS_CSV: &str = include_str!("../../../seeds/units.csv");
@@ -72,23 +74,13 @@ impl Catalogue {
         Self::from_csv(EMBEDDED_UNITS_CSV)
     }
 
-    /// The file at `path` if given, otherwise the embedded catalogue.
-    pub fn load(path: Option<&Path>) -> Result<Self, CatalogueError> {
-        match path {
-            None => Self::embedded(),
-            Some(path) => {
-                let text =
-                    std::fs::read_to_string(path).map_err(|source| CatalogueError::Read {
-                        path: path.display().to_string(),
-                        source,
-                    })?;
-                Self::from_csv(&text)
-            }
-        }
+    pub fn from_csv(text: &str) -> Result<Self, CatalogueError> {
+        Self::from_reader(text.as_bytes())
     }
 
-    pub fn from_csv(text: &str) -> Result<Self, CatalogueError> {
-        let mut reader = csv::Reader::from_reader(text.as_bytes());
+    /// A units CSV in the format of `seeds/units.csv`.
+    pub fn from_reader(input: impl Read) -> Result<Self, CatalogueError> {
+        let mut reader = csv::Reader::from_reader(input);
         let mut catalogue = Catalogue::default();
         for record in reader.deserialize::<Unit>() {
             let unit = record.map_err(|source| CatalogueError::Parse {
@@ -129,10 +121,6 @@ impl Catalogue {
     /// Units in file order.
     pub fn units(&self) -> impl Iterator<Item = &Unit> {
         self.order.iter().filter_map(|code| self.units.get(code))
-    }
-
-    pub fn count_at(&self, level: Level) -> usize {
-        self.units.values().filter(|u| u.level == level).count()
     }
 }
 

@@ -1,13 +1,13 @@
 //! Per-event cost of what ingest does to every event: parse it, validate it
 //! against contract v1 (`Contract::validate`: JSON Schemas + catalogue), and
 //! serialise it again for Kafka; and of load's decoding of a curated event.
-//! `cargo bench -p egov-common --bench contract`
+//! `cargo bench -p egov-model --bench contract`
 
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use egov_common::catalogue::Catalogue;
-use egov_common::contract::Contract;
-use egov_common::model::CuratedEvent;
+use egov_model::catalogue::Catalogue;
+use egov_model::contract::Contract;
+use egov_model::model::CuratedEvent;
 use serde_json::{json, Value};
 use std::hint::black_box;
 

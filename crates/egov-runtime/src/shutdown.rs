@@ -1,7 +1,7 @@
 //! Shutdown is a parameter: services take a [`CancellationToken`]-like handle
 //! and only `main` installs signal handlers.
 
-pub use tokio::sync::watch;
+use tokio::sync::watch;
 
 /// A cloneable signal that a service should stop. Cheap to clone and to poll.
 #[derive(Clone, Debug)]
@@ -25,12 +25,6 @@ impl ShutdownTrigger {
         // send_replace never fails, even when every receiver is gone.
         self.tx.send_replace(true);
     }
-
-    pub fn subscribe(&self) -> Shutdown {
-        Shutdown {
-            rx: self.tx.subscribe(),
-        }
-    }
 }
 
 impl Drop for ShutdownTrigger {
@@ -40,10 +34,6 @@ impl Drop for ShutdownTrigger {
 }
 
 impl Shutdown {
-    pub fn is_triggered(&self) -> bool {
-        *self.rx.borrow()
-    }
-
     /// Completes once shutdown has been triggered (or its trigger dropped).
     pub async fn wait(&mut self) {
         // An error means the trigger is gone, which also means stop.

@@ -3,22 +3,18 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
-const VIETNAM_OFFSET_SECS: i32 = 7 * 3600;
+/// Seconds of the UTC+7 offset of Asia/Ho_Chi_Minh.
+pub const OFFSET_SECS: i32 = 7 * 3600;
 
 pub fn vietnam() -> FixedOffset {
     // 7 hours is always a valid offset; the fallback only avoids a panic path.
-    FixedOffset::east_opt(VIETNAM_OFFSET_SECS)
+    FixedOffset::east_opt(OFFSET_SECS)
         .unwrap_or(FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()))
 }
 
 /// The local date (Asia/Ho_Chi_Minh) of an instant.
 pub fn local_date(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&vietnam()).date_naive()
-}
-
-/// The local date of an instant given in milliseconds since the epoch.
-pub fn local_date_of_ms(ms: i64) -> Option<NaiveDate> {
-    DateTime::<Utc>::from_timestamp_millis(ms).map(local_date)
 }
 
 /// Days since 1970-01-01, the wire form of ClickHouse's `Date`; `None` outside its range.

@@ -210,7 +210,7 @@ impl Contract {
     }
 
     /// [`Contract::check`] of an event this pipeline's ingest has already
-    /// checked (its signature verified: `egov_common::seal`): the schema checks
+    /// checked (its signature verified: `egov_runtime::seal`): the schema checks
     /// are skipped, the rules that need the catalogue and the clock are not.
     pub fn check_sealed<'a>(
         &self,

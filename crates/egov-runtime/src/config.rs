@@ -2,7 +2,8 @@
 //! variables with prefix `EGOV` and separator `__` (e.g. `EGOV__KAFKA__BROKERS`).
 //! [`Settings`] is what is read; each service takes its own typed slice of it.
 
-use crate::model::System;
+use egov_model::catalogue::{Catalogue, CatalogueError};
+use egov_model::model::System;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -103,7 +104,7 @@ pub struct KafkaConfig {
     /// certificates; without it, the system's trust store.
     pub ssl_ca_file: Option<PathBuf>,
     /// The key ingest seals the raw events it checked with and transform
-    /// verifies the seals with (`egov_common::seal`): transform skips the
+    /// verifies the seals with (`egov_runtime::seal`): transform skips the
     /// schema checks of sealed events. Empty: ingest seals nothing and
     /// transform checks everything, except under `egov run`, which uses a
     /// random key of its own.
@@ -259,6 +260,22 @@ pub struct CatalogueConfig {
     /// A units CSV in the format of `seeds/units.csv`; without it the copy built
     /// into the binary is used.
     pub path: Option<PathBuf>,
+}
+
+impl CatalogueConfig {
+    /// The catalogue at `path` if configured, otherwise the embedded one.
+    pub fn load(&self) -> Result<Catalogue, CatalogueError> {
+        match &self.path {
+            None => Catalogue::embedded(),
+            Some(path) => {
+                let file = std::fs::File::open(path).map_err(|source| CatalogueError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Catalogue::from_reader(std::io::BufReader::new(file))
+            }
+        }
+    }
 }
 
 /// A bearer token of one source system and the units it may report for. Only

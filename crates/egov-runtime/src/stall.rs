@@ -7,6 +7,7 @@
 //! the lag reporter ([`crate::lag::spawn_lag_reporter`]) feeds it and reports
 //! its verdict to `/readyz` and to `egov_stage_stalled_seconds`.
 
+use egov_model::format::thousands;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -140,23 +141,6 @@ impl StallDetector {
     }
 }
 
-/// A count as operators read it: `1,234,567`.
-pub fn thousands(n: i128) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,10 +248,6 @@ mod tests {
             stalled.reason(),
             "stalled: no committed progress for 2 s while 1 message waits on a, b"
         );
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_000), "1,000");
-        assert_eq!(thousands(-1_234_567), "-1,234,567");
     }
 
     #[test]

@@ -417,11 +417,6 @@ pub fn router_with(metrics: Option<PrometheusHandle>, readiness: Readiness) -> R
         .with_state(OpsState { metrics, readiness })
 }
 
-/// [`router_with`] a readiness without checks.
-pub fn router(metrics: Option<PrometheusHandle>) -> Router {
-    router_with(metrics, Readiness::always())
-}
-
 async fn render_readiness(State(state): State<OpsState>) -> Response {
     let status = state.readiness.status();
     if status.ready {

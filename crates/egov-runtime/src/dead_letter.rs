@@ -20,9 +20,9 @@ pub mod replay;
 
 pub use render::{render_table, shown, MAX_SHOWN_BYTES};
 
-use crate::contract::ErrorCode;
 use crate::kafka;
 use crate::shutdown::Shutdown;
+use egov_model::contract::ErrorCode;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};

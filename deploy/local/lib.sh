@@ -140,6 +140,17 @@ ensure_cargo() {
   command -v cargo >/dev/null 2>&1
 }
 
+# cargo-deny, pinned, built once into $LOCAL_DIR/cargo-deny (a re-run finds it at once).
+CARGO_DENY_VERSION=0.20.2
+CARGO_DENY="$LOCAL_DIR/cargo-deny/bin/cargo-deny"
+ensure_cargo_deny() {
+  if [[ -x $CARGO_DENY ]] && "$CARGO_DENY" --version | grep -qF "$CARGO_DENY_VERSION"; then
+    return 0
+  fi
+  log "installing cargo-deny $CARGO_DENY_VERSION into $LOCAL_DIR/cargo-deny (a build of several minutes)"
+  cargo install --locked cargo-deny --version "$CARGO_DENY_VERSION" --root "$LOCAL_DIR/cargo-deny"
+}
+
 # Connection settings for egov (tests and demo); caller-provided values win.
 export_egov_env() {
   export EGOV__KAFKA__BROKERS="${EGOV__KAFKA__BROKERS:-127.0.0.1:9092}"

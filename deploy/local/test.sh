@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Full local check, also what CI runs (.ci/run): start the local services (up.sh), then
 # cargo test, the Python checks (from .local/venv, tests/requirements.txt), the up.sh data test,
-# the cluster fault tests (deploy/cluster/tests/faults.sh), rustfmt check and clippy over the
+# the cluster fault tests (deploy/cluster/tests/faults.sh), rustfmt check, clippy and cargo deny over the
 # whole workspace. Every step runs even if an
 # earlier one failed (except tests when the services could not start), so one run reports
 # all problems; the exit code is non-zero if any step failed. Services are left running.
@@ -65,6 +65,10 @@ step "up.sh keeps data (deploy/local/tests/up_keeps_data.sh)" deploy/local/tests
 step "cluster fault tests (deploy/cluster/tests/faults.sh)" deploy/cluster/tests/faults.sh || true
 step "cargo fmt --check" cargo fmt --all -- --check || true
 step "cargo clippy" cargo clippy --workspace --all-targets "${locked[@]}" -- -D warnings || true
+# Licences, banned crates, duplicate versions and sources (deny.toml); advisories need a
+# database fetched from the network, so they are not checked.
+cargo_deny() { ensure_cargo_deny && "$CARGO_DENY" deny check bans licenses sources; }
+step "cargo deny (deny.toml)" cargo_deny || true
 
 section "summary"
 if ((${#failed[@]})); then

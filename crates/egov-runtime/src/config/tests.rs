@@ -1,4 +1,5 @@
 use super::*;
+use egov_model::model::System;
 
 const HASH_A: &str = "a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5a3f5";
 

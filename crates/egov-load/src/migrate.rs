@@ -47,8 +47,8 @@ pub enum MigrateError {
 }
 
 #[derive(Debug, Row, serde::Deserialize)]
-pub(crate) struct AppliedRow {
-    pub(crate) version: String,
+struct AppliedRow {
+    version: String,
 }
 
 #[derive(Debug, Row, Serialize)]
@@ -122,8 +122,31 @@ async fn migrate_server(config: &ClickHouseConfig) -> Result<usize, MigrateError
         .execute()
         .await
         .map_err(err("schema_migrations"))?;
+    apply_pending(
+        &client,
+        "SELECT version FROM schema_migrations",
+        &MIGRATIONS,
+        |sql| statements(sql, &config.database),
+    )
+    .await
+}
+
+/// Runs, in order, each migration that `applied_query` (the versions in
+/// `schema_migrations`) does not list, and records it once it ran; one server
+/// and a cluster differ only in the query and in how a migration's SQL becomes
+/// statements. Returns how many were applied.
+pub(crate) async fn apply_pending(
+    client: &clickhouse::Client,
+    applied_query: &str,
+    migrations: &[(&str, &str)],
+    statements_of: impl Fn(&str) -> Vec<String>,
+) -> Result<usize, MigrateError> {
+    let err = |migration: &str| {
+        let migration = migration.to_owned();
+        move |source| MigrateError::ClickHouse { migration, source }
+    };
     let applied: std::collections::HashSet<String> = client
-        .query("SELECT version FROM schema_migrations")
+        .query(applied_query)
         .fetch_all::<AppliedRow>()
         .await
         .map_err(err("schema_migrations"))?
@@ -131,11 +154,11 @@ async fn migrate_server(config: &ClickHouseConfig) -> Result<usize, MigrateError
         .map(|row| row.version)
         .collect();
     let mut newly = 0;
-    for (name, sql) in MIGRATIONS
+    for (name, sql) in migrations
         .iter()
         .filter(|(name, _)| !applied.contains(*name))
     {
-        for statement in statements(sql, &config.database) {
+        for statement in statements_of(sql) {
             client
                 .query(&statement)
                 .execute()

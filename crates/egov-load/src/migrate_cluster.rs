@@ -5,7 +5,7 @@
 //! `schema_migrations` table replicated to every server.
 
 use crate::ch::{ident, query_client, server_client};
-use crate::migrate::{statements, AppliedRow, MigrateError, MIGRATIONS};
+use crate::migrate::{apply_pending, statements, MigrateError, MIGRATIONS};
 use egov_runtime::config::ClickHouseConfig;
 use tracing::info;
 
@@ -94,38 +94,14 @@ pub async fn migrate_cluster(
         .execute()
         .await
         .map_err(err("schema_migrations"))?;
-    let applied: std::collections::HashSet<String> = client
-        .query("SELECT version FROM schema_migrations FINAL")
-        .fetch_all::<AppliedRow>()
-        .await
-        .map_err(err("schema_migrations"))?
-        .into_iter()
-        .map(|row| row.version)
-        .collect();
-    let mut newly = 0;
-    for (name, sql) in CLUSTER_MIGRATIONS
-        .iter()
-        .filter(|(name, _)| !applied.contains(*name))
-    {
-        for statement in cluster_statements(sql, database, cluster) {
-            client
-                .query(&statement)
-                .execute()
-                .await
-                .map_err(err(name))?;
-        }
-        client
-            .query("INSERT INTO schema_migrations (version, applied_at) SELECT ?, now()")
-            .bind(*name)
-            .execute()
-            .await
-            .map_err(err(name))?;
-        info!(
-            migration = name,
-            cluster, "migration applied on the cluster"
-        );
-        newly += 1;
-    }
+    let newly = apply_pending(
+        &client,
+        "SELECT version FROM schema_migrations FINAL",
+        &CLUSTER_MIGRATIONS,
+        |sql| cluster_statements(sql, database, cluster),
+    )
+    .await?;
+    info!(cluster, migrations = newly, "cluster migrations applied");
     Ok(newly)
 }
 

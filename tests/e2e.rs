@@ -520,6 +520,12 @@ async fn a_scoped_token_cannot_change_another_units_events() -> anyhow::Result<(
         "SELECT event_id, event_type, entity_id, unit_code FROM events FINAL \
          WHERE unit_code = '{unit_a}' ORDER BY event_id"
     );
+    // The figures read the rollups, which trail the events by an insert's views.
+    pipeline
+        .eventually(&json!(2), ARRIVAL_TIMEOUT, || async {
+            Ok(report_a().await?["dossiers"]["district"]["received"].clone())
+        })
+        .await?;
     let (figures_before, rows_before) = (report_a().await?, pipeline.query(&rows_a).await?);
     assert_eq!(
         figures_before["dossiers"]["district"]["received"], 2,

@@ -131,15 +131,28 @@ async fn scorecard_sums_to_the_report_and_marks_silent_late_and_empty_units() ->
                 to,
                 level: None,
             };
-            let card =
-                scorecard::scorecard(&client, database, &catalogue, &request, &settings).await?;
-            assert_eq!(
-                card.units.len(),
-                catalogue.len(),
-                "every unit, {from}..{to}"
-            );
+            // The report equals the independent computation (once the last
+            // insert's rollup rows are in), and the scorecard sums to it.
+            let expected =
+                serde_json::to_value(egov_scenario::reference::figures(&events, from, to, None)?)?;
+            let clickhouse = &pipeline.settings.clickhouse;
+            let report_value = pipeline
+                .eventually(&expected, Duration::from_secs(30), || async move {
+                    let report = egov_analytics::report(
+                        clickhouse,
+                        &ReportRequest {
+                            from,
+                            to,
+                            unit: None,
+                        },
+                    )
+                    .await?;
+                    Ok(serde_json::to_value(&report)?)
+                })
+                .await?;
+            assert_eq!(report_value, expected);
             let report = egov_analytics::report(
-                &pipeline.settings.clickhouse,
+                clickhouse,
                 &ReportRequest {
                     from,
                     to,
@@ -147,11 +160,12 @@ async fn scorecard_sums_to_the_report_and_marks_silent_late_and_empty_units() ->
                 },
             )
             .await?;
-            // The report equals the independent computation, and the scorecard sums to it.
-            let expected = egov_scenario::reference::figures(&events, from, to, None)?;
+            let card =
+                scorecard::scorecard(&client, database, &catalogue, &request, &settings).await?;
             assert_eq!(
-                serde_json::to_value(&report)?,
-                serde_json::to_value(&expected)?
+                card.units.len(),
+                catalogue.len(),
+                "every unit, {from}..{to}"
             );
             assert_sums_equal_report(&card, &report)?;
             // Each unit's own figures: the independent computation for that unit alone.

@@ -9,7 +9,10 @@ The migrations (schemas/clickhouse/*.sql) create the tables in a scratch
 database on each; the same fixture rows go into both; every report query
 (schemas/clickhouse/queries/*.sql) is rendered the way egov-analytics renders it,
 for several periods and unit filters, and must return the expected
-figures, identically on both. Prints 'N passed, N failed' at the end.
+figures, identically on both. The queries read the rollups (006_rollups.sql),
+so the cases run three times: rows inserted after the migrations (the views
+fill the rollups), rows inserted before the rollup migration (its backfill
+fills them), and the backfill run a second time over the first (idempotent). Prints 'N passed, N failed' at the end.
 """
 import os
 import sys
@@ -155,6 +158,34 @@ CASES = [
 ]
 
 
+def check_cases(engines, database, tag):
+    """Runs every case of CASES on every engine against `database`; returns (passed, failed)."""
+    passed = failed = 0
+    templates = {path.stem: path.read_text() for path in QUERIES}
+    templates["raw"] = None
+    for name, frm, to, units, expected in CASES:
+        results = []
+        for engine in engines:
+            try:
+                sql = (frm.replace("{database}", f"`{database}`") if name == "raw"
+                       else render(templates[name], database, frm, to, units))
+                results.append(engine.run(sql))
+            except Exception as error:  # noqa: BLE001 - reported as a failure
+                results.append(f"ERROR: {error}")
+        ok = all(result == expected for result in results)
+        label = (f"view: {frm[:60]}…" if name == "raw"
+                 else f"{name} {frm}..{to} units={sorted(units) if units else 'all'}") + tag
+        if ok:
+            passed += 1
+            print(f"ok      {label}")
+        else:
+            failed += 1
+            print(f"FAILED  {label}\n  expected {expected!r}")
+            for engine, result in zip(engines, results):
+                print(f"  {engine.name}: {result!r}")
+    return passed, failed
+
+
 def main():
     database = "egov_sqlcheck_" + uuid.uuid4().hex[:12]
     engines = []
@@ -164,10 +195,11 @@ def main():
         print("chdb is not installed: pip install chdb-core", file=sys.stderr)
         return 2
     engines.append(Old())
-    passed = failed = 0
     for engine in engines:
         print(f"{engine.name}: {engine.version()}")
         engine.run(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+    rollups = next(path for path in MIGRATIONS if path.stem.endswith("_rollups"))
+    backfilled = database + "_backfill"
     try:
         for engine in engines:
             for path in MIGRATIONS:
@@ -175,33 +207,33 @@ def main():
                     engine.run(statement)
             engine.run(insert_sql(database))
             engine.run(holidays_sql(database))
-        templates = {path.stem: path.read_text() for path in QUERIES}
-        templates["raw"] = None
-        for name, frm, to, units, expected in CASES:
-            results = []
-            for engine in engines:
-                try:
-                    sql = (frm.replace("{database}", f"`{database}`") if name == "raw"
-                           else render(templates[name], database, frm, to, units))
-                    results.append(engine.run(sql))
-                except Exception as error:  # noqa: BLE001 - reported as a failure
-                    results.append(f"ERROR: {error}")
-            ok = all(result == expected for result in results)
-            label = (f"view: {frm[:60]}…" if name == "raw"
-                     else f"{name} {frm}..{to} units={sorted(units) if units else 'all'}")
-            if ok:
-                passed += 1
-                print(f"ok      {label}")
-            else:
-                failed += 1
-                print(f"FAILED  {label}\n  expected {expected!r}")
-                for engine, result in zip(engines, results):
-                    print(f"  {engine.name}: {result!r}")
+            # The rollups' backfill: the same rows stored before the rollups
+            # existed, then the rollup migration (its views and its backfill).
+            engine.run(f"CREATE DATABASE IF NOT EXISTS `{backfilled}`")
+            for path in MIGRATIONS:
+                if path != rollups:
+                    for statement in statements(path.read_text(), backfilled):
+                        engine.run(statement)
+            engine.run(insert_sql(backfilled))
+            engine.run(holidays_sql(backfilled))
+            for statement in statements(rollups.read_text(), backfilled):
+                engine.run(statement)
+        passed, failed = check_cases(engines, database, "")
+        more = check_cases(engines, backfilled, " (rows before the rollups, backfilled)")
+        passed, failed = passed + more[0], failed + more[1]
+        # Every rollup aggregate is idempotent: the backfill run again over
+        # rows the views already hold changes no figure.
+        for engine in engines:
+            for statement in statements(rollups.read_text(), database):
+                if statement.startswith("INSERT"):
+                    engine.run(statement)
+        more = check_cases(engines, database, " (backfill run twice)")
+        passed, failed = passed + more[0], failed + more[1]
         # Every query of docs/analytics.md runs on both and gives the same answer.
         import re
         doc = (ROOT / "docs" / "analytics.md").read_text(encoding="utf-8")
         for number, query in enumerate(re.findall(r"```sql\n(.*?)```", doc, re.S), start=1):
-            sql = re.sub(r"\bFROM (dossier_state|events|units)\b", rf"FROM `{database}`.\1", query)
+            sql = re.sub(r"\bFROM (dossier_state|events|units|documents_by_day|dossier_days|last_event_by_day)\b", rf"FROM `{database}`.\1", query)
             results = []
             for engine in engines:
                 try:
@@ -217,6 +249,7 @@ def main():
     finally:
         for engine in engines:
             engine.run(f"DROP DATABASE IF EXISTS `{database}`")
+            engine.run(f"DROP DATABASE IF EXISTS `{backfilled}`")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

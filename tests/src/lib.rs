@@ -179,6 +179,34 @@ impl Pipeline {
         }
     }
 
+    /// The figures (`egov report`, `egov scorecard`, the dashboard) read the
+    /// rollups, which ClickHouse fills by materialized views after it has
+    /// written an insert's events: they trail the events by the time an
+    /// insert's views take (up to about a second on a busy machine). So a test
+    /// that has waited for events reads figures through this: `read` again
+    /// until it gives `expected` or `timeout` passes; the test then asserts on
+    /// what it returns, so a figure that never becomes right still fails.
+    pub async fn eventually<T, F, Fut>(
+        &self,
+        expected: &T,
+        timeout: Duration,
+        mut read: F,
+    ) -> anyhow::Result<T>
+    where
+        T: PartialEq,
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<T>>,
+    {
+        let started = Instant::now();
+        loop {
+            let got = read().await?;
+            if &got == expected || started.elapsed() > timeout {
+                return Ok(got);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Stops the services gracefully, keeps topics and database, and starts a
     /// new pipeline on them with `settings` (e.g. another catalogue).
     pub async fn restart_with(mut self, settings: Settings) -> anyhow::Result<Self> {

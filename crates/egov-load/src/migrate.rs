@@ -10,7 +10,7 @@ use serde::Serialize;
 use tracing::info;
 
 /// The migrations in order; each statement is idempotent on its own.
-pub const MIGRATIONS: [(&str, &str); 5] = [
+pub const MIGRATIONS: [(&str, &str); 6] = [
     (
         "001_events",
         include_str!("../../../schemas/clickhouse/001_events.sql"),
@@ -30,6 +30,10 @@ pub const MIGRATIONS: [(&str, &str); 5] = [
     (
         "005_events_by_unit",
         include_str!("../../../schemas/clickhouse/005_events_by_unit.sql"),
+    ),
+    (
+        "006_rollups",
+        include_str!("../../../schemas/clickhouse/006_rollups.sql"),
     ),
 ];
 
@@ -270,8 +274,9 @@ mod tests {
             .iter()
             .flat_map(|(_, sql)| statements(sql, "egov_t"))
             .collect();
-        // 005 rebuilds `events` in five statements.
-        assert_eq!(all.len(), MIGRATIONS.len() + 4);
+        // 005 rebuilds `events` in five statements; 006 makes three rollups, their
+        // three views and three backfills.
+        assert_eq!(all.len(), MIGRATIONS.len() + 4 + 8);
         assert!(all[0].contains("CREATE TABLE IF NOT EXISTS `egov_t`.events"));
         assert!(all
             .iter()

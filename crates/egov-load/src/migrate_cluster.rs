@@ -12,7 +12,7 @@ use tracing::info;
 /// The cluster's migrations in order. `dossier_state` is the single-server view
 /// as it is (it reads `events`, here the `Distributed` table), created on every
 /// server.
-pub const CLUSTER_MIGRATIONS: [(&str, &str); 4] = [
+pub const CLUSTER_MIGRATIONS: [(&str, &str); 5] = [
     (
         "cluster_001_events",
         include_str!("../../../schemas/clickhouse/cluster/001_events.sql"),
@@ -26,6 +26,10 @@ pub const CLUSTER_MIGRATIONS: [(&str, &str); 4] = [
         include_str!("../../../schemas/clickhouse/cluster/003_holidays.sql"),
     ),
     ("cluster_004_dossier_state", MIGRATIONS[3].1),
+    (
+        "cluster_005_rollups",
+        include_str!("../../../schemas/clickhouse/cluster/005_rollups.sql"),
+    ),
 ];
 
 /// The statements of one cluster migration: `{cluster}` and `{zookeeper}` (the
@@ -121,8 +125,14 @@ mod tests {
             .iter()
             .flat_map(|(_, sql)| cluster_statements(sql, "egov_t", "egov"))
             .collect();
-        assert_eq!(all.len(), 5);
+        // 005: three replicated rollups, a Distributed table and a view each,
+        // and three backfills through the Distributed tables.
+        assert_eq!(all.len(), 5 + 9 + 3);
         for statement in &all {
+            if statement.starts_with("INSERT INTO `egov_t`.") {
+                assert!(!statement.contains("_local"), "{statement}");
+                continue;
+            }
             assert!(statement.contains(" ON CLUSTER egov"), "{statement}");
             assert!(!statement.contains("{database}") && !statement.contains("{zookeeper}"));
             assert!(!statement.contains("{cluster}"));
@@ -150,5 +160,56 @@ mod tests {
         );
         assert_eq!(columns(CLUSTER_MIGRATIONS[1].1), single("002_units"));
         assert_eq!(columns(CLUSTER_MIGRATIONS[2].1), single("003_holidays"));
+    }
+
+    #[test]
+    fn cluster_rollups_are_the_single_server_rollups() {
+        // The same columns, views and backfills: only the table names, the
+        // engines and `ON CLUSTER` differ.
+        let single = statements(MIGRATIONS[5].1, "egov_t");
+        let cluster = cluster_statements(CLUSTER_MIGRATIONS[4].1, "egov_t", "egov");
+        let body = |statement: &str, from: &str| -> String {
+            statement
+                .split_once(from)
+                .map_or(String::new(), |(_, rest)| rest.to_owned())
+        };
+        for name in ["documents_by_day", "dossier_days", "last_event_by_day"] {
+            let create = |all: &[String], table: &str| -> Option<String> {
+                let prefix = format!("CREATE TABLE IF NOT EXISTS `egov_t`.{table}");
+                all.iter()
+                    .find(|s| {
+                        s.strip_prefix(&prefix)
+                            .is_some_and(|rest| rest.starts_with(char::is_whitespace))
+                    })
+                    .cloned()
+            };
+            let local = create(&cluster, &format!("{name}_local")).unwrap_or_default();
+            let table = create(&single, name).unwrap_or_default();
+            assert!(!table.is_empty() && !local.is_empty(), "{name}");
+            assert_eq!(columns(&local), columns(&table), "{name}");
+            let view = |all: &[String]| -> String {
+                all.iter()
+                    .find(|s| s.contains(&format!(".{name}_mv ")))
+                    .map(|s| body(s, " AS\n"))
+                    .unwrap_or_default()
+            };
+            let single_view = view(&single);
+            assert!(
+                single_view.contains("FROM `egov_t`.events\n"),
+                "{single_view}"
+            );
+            assert_eq!(
+                view(&cluster),
+                single_view.replace("FROM `egov_t`.events\n", "FROM `egov_t`.events_local\n")
+            );
+        }
+        let backfills = |all: &[String]| -> Vec<String> {
+            all.iter()
+                .filter(|s| s.starts_with("INSERT"))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(backfills(&cluster), backfills(&single));
+        assert_eq!(backfills(&single).len(), 3);
     }
 }

@@ -1,12 +1,15 @@
 -- Dossiers per unit (with its level) for the local dates {from}..{to}
--- (contract section 5): the inner query folds every dossier's events, as known
--- at the end of {to}, into its state; the outer one counts states per unit (a
--- level's figures are the sums of its units'). Every fold (min, max, argMax,
--- count > 0) gives the same answer whatever the order or repetition of events.
+-- (contract section 5), from the rollup `dossier_days` (006_rollups.sql): the
+-- inner query folds every dossier's days up to the end of {to} into its state
+-- as then known; the outer one counts states per unit (a level's figures are
+-- the sums of its units'). Every fold (min, max, OR, argMin, argMax of the
+-- days' states) gives the same answer whatever the order or repetition of
+-- events. The flag bits are those of 006_rollups.sql: 1 received, 2 closed,
+-- 4 refused or withdrawn, 8 resolved, 16 supplement received.
 -- {from}, {to} and the codes of {unit_filter} are bound values.
 SELECT
-    level,
-    unit_code,
+    dossier_level AS level,
+    dossier_unit AS unit_code,
     countIf(received_date >= toDate({from})) AS received,
     countIf(received_date < toDate({from}) AND open_at_from) AS carried_over,
     countIf(counted AND resolved AND resolved_date < due_date) AS resolved_early,
@@ -14,32 +17,27 @@ SELECT
     countIf(counted AND resolved AND resolved_date > due_date) AS resolved_late,
     countIf(counted AND NOT resolved AND (due_date > toDate({to}) OR paused)) AS pending_in_time,
     countIf(counted AND NOT resolved AND due_date <= toDate({to}) AND NOT paused) AS pending_overdue,
-    countIf(received_date >= toDate({from}) AND channel = 'online') AS online
+    countIf(received_date >= toDate({from}) AND online) AS online
 FROM
 (
     SELECT
-        level,
-        unit_code,
-        entity_id,
-        minIf(local_date, event_type = 'dossier.received') AS received_date,
-        argMinIf(channel, occurred_ms, event_type = 'dossier.received') AS channel,
-        countIf(event_type IN ('dossier.resolved', 'dossier.refused', 'dossier.withdrawn')
-                AND local_date < toDate({from})) = 0 AS open_at_from,
-        countIf(event_type IN ('dossier.refused', 'dossier.withdrawn')) > 0 AS closed_other,
-        countIf(event_type = 'dossier.resolved') > 0 AS resolved,
-        minIf(local_date, event_type = 'dossier.resolved') AS resolved_date,
-        if(countIf(event_type = 'dossier.supplement_received') > 0,
-           argMaxIf(ifNull(due_date, toDate('1970-01-01')), occurred_ms, event_type = 'dossier.supplement_received'),
-           argMinIf(ifNull(due_date, toDate('1970-01-01')), occurred_ms, event_type = 'dossier.received')) AS due_date,
-        maxIf(occurred_ms, event_type = 'dossier.supplement_requested')
-            > maxIf(occurred_ms, event_type = 'dossier.supplement_received') AS paused,
+        any(level) AS dossier_level,
+        any(unit_code) AS dossier_unit,
+        groupBitOrMerge(flags) AS kinds,
+        minMerge(first_received_date) AS received_date,
+        argMinMerge(received_online) = 1 AS online,
+        bitAnd(groupBitOrMergeIf(flags, local_date < toDate({from})), 2) = 0 AS open_at_from,
+        bitAnd(kinds, 4) != 0 AS closed_other,
+        bitAnd(kinds, 8) != 0 AS resolved,
+        minMerge(first_resolved_date) AS resolved_date,
+        if(bitAnd(kinds, 16) != 0, argMaxMerge(supplement_due), argMinMerge(received_due)) AS due_date,
+        maxMerge(supplement_requested_ms) > maxMerge(supplement_received_ms) AS paused,
         (received_date >= toDate({from}) OR open_at_from) AND NOT closed_other AS counted
-    FROM {database}.events
-    WHERE system = 'onestop'
-      AND local_date <= toDate({to})
+    FROM {database}.dossier_days
+    WHERE local_date <= toDate({to})
       AND {unit_filter}
-    GROUP BY level, unit_code, entity_id
-    HAVING countIf(event_type = 'dossier.received') > 0
+    GROUP BY dossier_key
+    HAVING bitAnd(kinds, 1) != 0
 )
 GROUP BY level, unit_code
 ORDER BY level, unit_code

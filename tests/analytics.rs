@@ -222,7 +222,7 @@ async fn the_2021_scenario_reproduces_the_report_pushed_once_and_again_reversed(
         assert_figures_of_2021(&documents, &onestop, &center);
         // The scorecard's units add up to the report of each window, and the year's answers.
         let catalogue = egov_model::Catalogue::embedded()?;
-        let client = egov_load::ch::query_client(&pipeline.settings.clickhouse)?;
+        let client = egov_runtime::clickhouse::query_client(&pipeline.settings.clickhouse)?;
         let year_end =
             chrono::NaiveDate::from_ymd_opt(2021, 12, 31).ok_or_else(|| anyhow::anyhow!("date"))?;
         let windows = [

@@ -27,7 +27,7 @@ async fn a_single_server_has_no_replicas_to_report() -> anyhow::Result<()> {
         "CREATE TABLE t (x UInt8) ENGINE = MergeTree ORDER BY x",
     )
     .await?;
-    let client = egov_load::ch::query_client(&settings.clickhouse)?;
+    let client = egov_runtime::clickhouse::query_client(&settings.clickhouse)?;
     let rows = egov_load::replicas::measure(&client, &database).await;
     clickhouse_query(&server, &format!("DROP DATABASE `{database}`")).await?;
     assert_eq!(rows?, vec![]);
@@ -122,7 +122,7 @@ impl Replicated {
         n: usize,
         done: impl Fn(&[ReplicaRow]) -> bool,
     ) -> anyhow::Result<Vec<ReplicaRow>> {
-        let client = egov_load::ch::query_client(&self.config(n))?;
+        let client = egov_runtime::clickhouse::query_client(&self.config(n))?;
         let started = Instant::now();
         loop {
             self.ensure_running()?;

@@ -123,7 +123,7 @@ async fn scorecard_sums_to_the_report_and_marks_silent_late_and_empty_units() ->
                 Duration::from_secs(60),
             )
             .await?;
-        let client = egov_load::ch::query_client(&pipeline.settings.clickhouse)?;
+        let client = egov_runtime::clickhouse::query_client(&pipeline.settings.clickhouse)?;
         let database = &pipeline.settings.clickhouse.database;
         for (from, to) in [(scenario.from, scenario.to), STANDARD_PERIOD] {
             let request = ScorecardRequest {

@@ -184,7 +184,7 @@ async fn an_event_crosses_sasl_ssl_kafka_and_https_clickhouse() -> anyhow::Resul
         refused.is_err(),
         "ClickHouse without the CA got {refused:?}"
     );
-    let refused = egov_load::ch::query_client(&untrusted.clickhouse)?
+    let refused = egov_runtime::clickhouse::query_client(&untrusted.clickhouse)?
         .query("SELECT 1")
         .fetch_one::<u8>()
         .await;

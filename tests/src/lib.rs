@@ -339,7 +339,7 @@ fn test_groups(kafka: &egov_runtime::config::KafkaConfig) -> Vec<String> {
 /// A query over ClickHouse's HTTP interface, independent of the code under test.
 pub async fn clickhouse_query(settings: &Settings, sql: &str) -> anyhow::Result<String> {
     let response =
-        egov_runtime::tls::clickhouse_http(&settings.clickhouse, Duration::from_secs(60))?
+        egov_runtime::clickhouse::http(&settings.clickhouse, Duration::from_secs(60))?
             .post(&settings.clickhouse.url)
             .query(&[("database", settings.clickhouse.database.as_str())])
             .basic_auth(

@@ -180,7 +180,7 @@ impl SecureServers {
     async fn wait_until_answering(&mut self) -> anyhow::Result<()> {
         let started = Instant::now();
         let (mut kafka_ok, mut clickhouse_ok) = (false, false);
-        let http = egov_runtime::tls::clickhouse_http(&self.clickhouse, Duration::from_secs(2))?;
+        let http = egov_runtime::clickhouse::http(&self.clickhouse, Duration::from_secs(2))?;
         loop {
             for server in &mut self.servers {
                 server.ensure_running()?;

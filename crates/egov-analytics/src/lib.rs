@@ -11,7 +11,7 @@ pub mod scorecard;
 
 use chrono::NaiveDate;
 use clickhouse::Row;
-use egov_load::ch::query_client;
+use egov_runtime::clickhouse::query_client;
 use egov_model::Level;
 use egov_runtime::config::ClickHouseConfig;
 use figures::{

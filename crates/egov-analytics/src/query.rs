@@ -9,7 +9,7 @@ use crate::ReportError;
 use chrono::NaiveDate;
 use clickhouse::query::Query;
 use clickhouse::Row;
-use egov_load::ch::ident;
+use egov_runtime::clickhouse::ident;
 use egov_model::{Level, System};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};

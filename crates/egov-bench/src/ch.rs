@@ -20,7 +20,7 @@ pub struct Visible {
 impl ClickHouse {
     pub fn new(config: &ClickHouseConfig) -> anyhow::Result<Self> {
         Ok(Self {
-            http: egov_runtime::tls::clickhouse_http(config, Duration::from_secs(60))?,
+            http: egov_runtime::clickhouse::http(config, Duration::from_secs(60))?,
             config: config.clone(),
         })
     }

@@ -219,7 +219,7 @@ async fn measure(
         .await?;
     let mut config = settings.clickhouse.clone();
     config.database = database.to_owned();
-    let client = egov_load::ch::query_client(&config)?;
+    let client = egov_runtime::clickhouse::query_client(&config)?;
     let catalogue = Catalogue::embedded()?;
     let from = chrono::NaiveDate::from_ymd_opt(2021, 1, 1).context("date")?;
     let to = chrono::NaiveDate::from_ymd_opt(2021, 12, 31).context("date")?;

@@ -47,7 +47,7 @@ enum LangArg {
 
 pub async fn run(settings: &Settings, args: ScorecardArgs) -> anyhow::Result<()> {
     let catalogue = settings.catalogue.load()?;
-    let client = egov_load::ch::query_client(&settings.clickhouse)?;
+    let client = egov_runtime::clickhouse::query_client(&settings.clickhouse)?;
     let request = ScorecardRequest {
         from: args.from,
         to: args.to,

@@ -291,7 +291,7 @@ async fn probe(http: &reqwest::Client, name: &'static str, address: &str) -> Ser
 }
 
 async fn clickhouse(config: &ClickHouseConfig, timeout: Duration) -> ClickHouse {
-    let http = match egov_runtime::tls::clickhouse_http(config, timeout) {
+    let http = match egov_runtime::clickhouse::http(config, timeout) {
         Ok(http) => http,
         Err(error) => {
             let error = format!("clickhouse: {error}");

@@ -7,7 +7,7 @@
 
 use crate::DashboardError;
 use clickhouse::Row;
-use egov_load::ch::query_client;
+use egov_runtime::clickhouse::query_client;
 use egov_runtime::config::ClickHouseConfig;
 use serde::Deserialize;
 use std::any::Any;

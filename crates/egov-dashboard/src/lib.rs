@@ -125,7 +125,7 @@ impl AppState {
 /// where the server manages users and one is configured, otherwise the
 /// configured user; `readonly=1` on every query either way.
 pub async fn read_only_clickhouse(config: &DashboardConfig) -> ClickHouseConfig {
-    let has_users = match egov_load::ch::has_sql_users(&config.clickhouse).await {
+    let has_users = match egov_runtime::clickhouse::has_sql_users(&config.clickhouse).await {
         Ok(has) => has,
         Err(error) => {
             warn!(%error, "cannot ask ClickHouse whether it manages users; reading as clickhouse.user");

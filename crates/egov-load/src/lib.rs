@@ -4,7 +4,6 @@
 //! (system, event_id) and analytics count distinct documents and dossiers.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
-pub mod ch;
 pub mod migrate;
 pub mod migrate_cluster;
 pub mod reconcile;
@@ -116,7 +115,7 @@ pub async fn run_with(
     replicas::spawn(&config.clickhouse, shutdown.clone());
     Service::Load.register_dead_letter_metrics();
     let producer = kafka::durable_producer(&config.kafka)?;
-    let client = ch::insert_client(&config.clickhouse)?;
+    let client = egov_runtime::clickhouse::insert_client(&config.clickhouse)?;
     let limits = &config.service;
     let max_wait = Duration::from_millis(limits.batch_max_wait_ms);
     info!(from = %config.kafka.curated_topic, database = %config.clickhouse.database, "load started");

@@ -1,7 +1,7 @@
 //! `egov migrate`: versioned, idempotent DDL from `schemas/clickhouse/`, and the
 //! unit catalogue loaded into `units`.
 
-use crate::ch::{ident, query_client, server_client};
+use egov_runtime::clickhouse::{ident, query_client, server_client};
 use clickhouse::Row;
 use egov_model::catalogue::Catalogue;
 use egov_model::time::date_to_days;
@@ -185,7 +185,7 @@ pub(crate) async fn apply_pending(
 /// mode) would take the same rows inserted again after `TRUNCATE` for a block it has
 /// seen and drop them, so its insert deduplication is off.
 fn catalogue_client(config: &ClickHouseConfig) -> clickhouse::error::Result<clickhouse::Client> {
-    Ok(crate::ch::insert_client(config)?.with_setting("insert_deduplicate", "0"))
+    Ok(egov_runtime::clickhouse::insert_client(config)?.with_setting("insert_deduplicate", "0"))
 }
 
 async fn load_units(config: &ClickHouseConfig, catalogue: &Catalogue) -> Result<(), MigrateError> {

@@ -85,7 +85,7 @@ pub fn record(rows: &[ReplicaRow]) {
 /// measurement is only logged at debug level: ClickHouse being unreachable is
 /// the readiness check's to report.
 pub fn spawn(config: &ClickHouseConfig, mut shutdown: Shutdown) -> JoinHandle<()> {
-    let client = crate::ch::query_client(config);
+    let client = egov_runtime::clickhouse::query_client(config);
     let database = config.database.clone();
     tokio::spawn(async move {
         let Ok(client) = client else { return };

@@ -331,7 +331,7 @@ struct ClickHouseProbe {
 
 impl ClickHouseProbe {
     fn new(config: ClickHouseConfig, timeout: Duration) -> Self {
-        let http = crate::tls::clickhouse_http(&config, timeout).map_err(|e| e.to_string());
+        let http = crate::clickhouse::http(&config, timeout).map_err(|e| e.to_string());
         Self {
             http,
             config,

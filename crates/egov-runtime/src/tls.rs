@@ -1,13 +1,12 @@
 //! TLS of the HTTP clients (rustls with the `ring` provider): which
 //! certificates a client trusts, from one place, for every ClickHouse client
-//! (the `clickhouse` crate's and the reqwest ones).
+//! (the `clickhouse` crate's and the reqwest ones, both built in
+//! [`crate::clickhouse`]).
 
-use crate::config::ClickHouseConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -61,21 +60,6 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, Tls
         .with_no_client_auth())
 }
 
-/// An HTTP client for ClickHouse's HTTP interface (`http://` or `https://`
-/// per `clickhouse.url`, trusting `clickhouse.ca_file`), each request within
-/// `timeout`.
-pub fn clickhouse_http(
-    config: &ClickHouseConfig,
-    timeout: Duration,
-) -> Result<reqwest::Client, TlsError> {
-    reqwest::Client::builder()
-        .use_preconfigured_tls(client_config(config.ca_file.as_deref())?)
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .build()
-        .map_err(|e| TlsError::Http(e.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,7 +84,6 @@ mod tests {
     #[test]
     fn without_a_ca_file_the_web_roots_are_trusted() -> anyhow::Result<()> {
         client_config(None)?;
-        clickhouse_http(&ClickHouseConfig::default(), Duration::from_secs(1))?;
         Ok(())
     }
 }

@@ -13,7 +13,7 @@ use axum::response::Html;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use clickhouse::Row;
-use egov_load::ch::query_client;
+use egov_runtime::clickhouse::query_client;
 use egov_runtime::ops;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

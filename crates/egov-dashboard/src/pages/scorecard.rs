@@ -106,7 +106,7 @@ async fn data(state: &AppState, selection: &Selection) -> Result<Scorecard, Dash
     let task_state = state.clone();
     let mut scorecard = state
         .figures(key, async move {
-            let client = egov_load::ch::query_client(&task_state.clickhouse)
+            let client = egov_runtime::clickhouse::query_client(&task_state.clickhouse)
                 .map_err(egov_analytics::ReportError::from)?;
             Ok(card::scorecard(
                 &client,

@@ -1,12 +1,14 @@
-//! ClickHouse access shared by load, migrate and report. Settings chosen so the
-//! same client works against 18.16 (local) and current releases (production):
-//! no RowBinaryWithNamesAndTypes validation, and no compression on queries.
-//! Every client speaks `http://` or `https://` as `clickhouse.url` says,
-//! trusting `clickhouse.ca_file` (see [`egov_runtime::tls`]).
+//! ClickHouse access: every connection to ClickHouse is built here (load,
+//! migrate, reconcile, report, scorecard, dashboard, status, readiness).
+//! Settings chosen so the same client works against 18.16 (local) and current
+//! releases (production): no RowBinaryWithNamesAndTypes validation, and no
+//! compression on queries. Every client speaks `http://` or `https://` as
+//! `clickhouse.url` says, trusting `clickhouse.ca_file` (see [`crate::tls`]).
 
-use clickhouse::error::{Error, Result};
-use clickhouse::{Client, Compression};
-use egov_runtime::config::ClickHouseConfig;
+use crate::config::ClickHouseConfig;
+use crate::tls::{client_config, TlsError};
+use ::clickhouse::error::{Error, Result};
+use ::clickhouse::{Client, Compression};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
@@ -40,7 +42,7 @@ pub fn server_client(config: &ClickHouseConfig) -> Result<Client> {
 }
 
 fn base(config: &ClickHouseConfig) -> Result<Client> {
-    let tls = egov_runtime::tls::client_config(config.ca_file.as_deref())
+    let tls = client_config(config.ca_file.as_deref())
         .map_err(|e| Error::InvalidParams(Box::new(e)))?;
     // What the crate's default client does, plus TLS: TCP keepalive, and idle
     // connections dropped before ClickHouse's keep-alive timeout (3 s) does.
@@ -83,4 +85,27 @@ pub async fn has_sql_users(config: &ClickHouseConfig) -> Result<bool> {
 /// Quotes an identifier for SQL; database names come from configuration.
 pub fn ident(name: &str) -> String {
     format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
+}
+
+/// An HTTP client for ClickHouse's HTTP interface (`http://` or `https://`
+/// per `clickhouse.url`, trusting `clickhouse.ca_file`), each request within
+/// `timeout`.
+pub fn http(config: &ClickHouseConfig, timeout: Duration) -> std::result::Result<reqwest::Client, TlsError> {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(client_config(config.ca_file.as_deref())?)
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .build()
+        .map_err(|e| TlsError::Http(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_ca_file_the_web_roots_are_trusted() -> anyhow::Result<()> {
+        http(&ClickHouseConfig::default(), Duration::from_secs(1))?;
+        Ok(())
+    }
 }

@@ -338,17 +338,16 @@ fn test_groups(kafka: &egov_runtime::config::KafkaConfig) -> Vec<String> {
 
 /// A query over ClickHouse's HTTP interface, independent of the code under test.
 pub async fn clickhouse_query(settings: &Settings, sql: &str) -> anyhow::Result<String> {
-    let response =
-        egov_runtime::clickhouse::http(&settings.clickhouse, Duration::from_secs(60))?
-            .post(&settings.clickhouse.url)
-            .query(&[("database", settings.clickhouse.database.as_str())])
-            .basic_auth(
-                &settings.clickhouse.user,
-                Some(settings.clickhouse.password.expose()),
-            )
-            .body(sql.to_owned())
-            .send()
-            .await?;
+    let response = egov_runtime::clickhouse::http(&settings.clickhouse, Duration::from_secs(60))?
+        .post(&settings.clickhouse.url)
+        .query(&[("database", settings.clickhouse.database.as_str())])
+        .basic_auth(
+            &settings.clickhouse.user,
+            Some(settings.clickhouse.password.expose()),
+        )
+        .body(sql.to_owned())
+        .send()
+        .await?;
     let status = response.status();
     let text = response.text().await?;
     if !status.is_success() {

@@ -11,8 +11,8 @@ pub mod scorecard;
 
 use chrono::NaiveDate;
 use clickhouse::Row;
-use egov_runtime::clickhouse::query_client;
 use egov_model::Level;
+use egov_runtime::clickhouse::query_client;
 use egov_runtime::config::ClickHouseConfig;
 use figures::{
     DocumentCounts, DocumentFigures, DossierCounts, DossierFigures, Report, UnitFigures,

@@ -9,8 +9,8 @@ use crate::ReportError;
 use chrono::NaiveDate;
 use clickhouse::query::Query;
 use clickhouse::Row;
-use egov_runtime::clickhouse::ident;
 use egov_model::{Level, System};
+use egov_runtime::clickhouse::ident;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 

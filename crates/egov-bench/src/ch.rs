@@ -1,13 +1,16 @@
-//! ClickHouse over HTTP, independent of the code under test.
+//! ClickHouse for the bench's own checks (counts, DDL, drops), through the
+//! clients of [`egov_runtime::clickhouse`]: values bound, identifiers quoted.
 
 use anyhow::{bail, Context};
+use clickhouse::query::Query;
+use clickhouse::Client;
+use egov_runtime::clickhouse::{ident, server_client};
 use egov_runtime::config::ClickHouseConfig;
 use std::time::{Duration, Instant};
 
 #[derive(Clone)]
 pub struct ClickHouse {
-    http: reqwest::Client,
-    config: ClickHouseConfig,
+    client: Client,
 }
 
 /// When the rows of a phase became visible, from its start.
@@ -20,36 +23,32 @@ pub struct Visible {
 impl ClickHouse {
     pub fn new(config: &ClickHouseConfig) -> anyhow::Result<Self> {
         Ok(Self {
-            http: egov_runtime::clickhouse::http(config, Duration::from_secs(60))?,
-            config: config.clone(),
+            client: server_client(config)?,
         })
     }
 
-    /// Runs `sql`, in `database` if given, and returns its TabSeparated output.
-    pub async fn query(&self, database: Option<&str>, sql: &str) -> anyhow::Result<String> {
-        let mut request = self.http.post(&self.config.url);
-        if let Some(database) = database {
-            request = request.query(&[("database", database)]);
+    /// A query (`?` for each bound value), in `database` if given.
+    pub fn sql(&self, database: Option<&str>, sql: &str) -> Query {
+        match database {
+            Some(database) => self.client.clone().with_database(database).query(sql),
+            None => self.client.query(sql),
         }
-        let response = request
-            .basic_auth(&self.config.user, Some(self.config.password.expose()))
-            .body(sql.to_owned())
-            .send()
-            .await
-            .with_context(|| format!("clickhouse: `{sql}`"))?;
-        let status = response.status();
-        let text = response.text().await?;
-        if !status.is_success() {
-            bail!("clickhouse answered {status} to `{sql}`: {text}");
-        }
-        Ok(text)
     }
 
+    /// Runs a statement that returns nothing (DDL).
+    pub async fn execute(&self, sql: &str) -> anyhow::Result<()> {
+        self.sql(None, sql)
+            .execute()
+            .await
+            .with_context(|| format!("clickhouse: `{sql}`"))
+    }
+
+    /// The one number `sql` answers (a `UInt64`, e.g. `count()`).
     pub async fn number(&self, database: Option<&str>, sql: &str) -> anyhow::Result<u64> {
-        let text = self.query(database, sql).await?;
-        text.trim()
-            .parse()
-            .with_context(|| format!("`{sql}` answered `{}`", text.trim()))
+        self.sql(database, sql)
+            .fetch_one::<u64>()
+            .await
+            .with_context(|| format!("clickhouse: `{sql}`"))
     }
 
     /// Polls `count()` of `database.table` every `poll` until it reaches
@@ -63,7 +62,7 @@ impl ClickHouse {
         poll: Duration,
         timeout: Duration,
     ) -> anyhow::Result<Visible> {
-        let sql = format!("SELECT count() FROM `{database}`.`{table}`");
+        let sql = format!("SELECT count() FROM {}.{}", ident(database), ident(table));
         let mut first_row = None;
         loop {
             let at = started.elapsed();
@@ -96,9 +95,4 @@ impl ClickHouse {
             }
         }
     }
-}
-
-/// Quotes a string literal for SQL.
-pub fn literal(value: &str) -> String {
-    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
 }

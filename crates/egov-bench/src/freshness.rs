@@ -3,7 +3,7 @@
 //! memory of `egov run`, which served every round before.
 
 use crate::bench::Bench;
-use crate::ch::{literal, ClickHouse};
+use crate::ch::ClickHouse;
 use crate::events::{self, Batch, Generator, SEQ_DIGITS};
 use crate::ingest::Sender;
 use crate::report::PhaseRss;
@@ -162,7 +162,7 @@ async fn measure(
         }
     });
     let seq_start = prefix.len() + 1;
-    let like = literal(&format!("{prefix}%"));
+    let like = format!("{prefix}%");
     let mut polls = 0u64;
     let mut send_result = None;
     let mut send = Some(send);
@@ -206,28 +206,29 @@ async fn measure(
         }
         if let (Some(wall), Some(index)) = (oldest_wall, oldest_index) {
             let first_seq = index * batch_size;
-            let sql = format!(
-                "SELECT intDiv(toUInt64(substring(event_id, {seq_start})), {batch_size}) AS b, count() \
-                 FROM events WHERE event_id >= {from} AND event_id LIKE {like} AND ingested_ms >= {since} \
-                 GROUP BY b FORMAT TabSeparated",
-                from = literal(&format!("{prefix}{first_seq:0width$}", width = SEQ_DIGITS)),
-                since = wall - 2_000,
-            );
+            let from = format!("{prefix}{first_seq:0width$}", width = SEQ_DIGITS);
             let at = Instant::now();
-            let answer = ch.query(Some(database), &sql).await;
+            let answer = ch
+                .sql(
+                    Some(database),
+                    "SELECT intDiv(toUInt64(substring(event_id, ?)), ?) AS b, count() \
+                     FROM events WHERE event_id >= ? AND event_id LIKE ? AND ingested_ms >= ? \
+                     GROUP BY b",
+                )
+                .bind(seq_start as u64)
+                .bind(batch_size as u64)
+                .bind(from.as_str())
+                .bind(like.as_str())
+                .bind(wall - 2_000)
+                .fetch_all::<(u64, u64)>()
+                .await;
             polls += 1;
             match answer {
-                Ok(text) => {
-                    let mut counts: HashMap<usize, u64> = HashMap::new();
-                    for line in text.lines() {
-                        let mut cols = line.split('\t');
-                        if let (Some(Ok(b)), Some(Ok(n))) = (
-                            cols.next().map(str::parse::<usize>),
-                            cols.next().map(str::parse::<u64>),
-                        ) {
-                            counts.insert(b, n);
-                        }
-                    }
+                Ok(rows) => {
+                    let counts: HashMap<usize, u64> = rows
+                        .into_iter()
+                        .filter_map(|(b, n)| Some((usize::try_from(b).ok()?, n)))
+                        .collect();
                     let mut tracks = tracks.lock().map_err(|_| anyhow::anyhow!("lock"))?;
                     for (b, n) in counts {
                         if let Some(track) = tracks.get_mut(b) {

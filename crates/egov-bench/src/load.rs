@@ -4,13 +4,14 @@
 //! equivalent `events` table.
 
 use crate::bench::Bench;
-use crate::ch::{literal, ClickHouse, Visible};
+use crate::ch::{ClickHouse, Visible};
 use crate::events::{Batch, Generator};
 use crate::report::{median, LoadRound};
 use crate::{produce, say};
 use anyhow::Context;
 use egov_model::contract::Contract;
 use egov_model::Catalogue;
+use egov_runtime::clickhouse::ident;
 use egov_runtime::config::{ClickHouseConfig, Settings};
 use egov_transform::curate::{curate, RawMeta};
 use std::time::{Duration, Instant};
@@ -201,44 +202,44 @@ pub async fn kafka_engine(
     database: &str,
     rows: u64,
 ) -> anyhow::Result<Visible> {
-    ch.query(None, &format!("CREATE DATABASE IF NOT EXISTS `{database}`"))
+    let db = ident(database);
+    ch.execute(&format!("CREATE DATABASE IF NOT EXISTS {db}"))
         .await?;
     let events = egov_load::migrate::MIGRATIONS
         .iter()
         .filter(|(name, _)| name.contains("_events"));
     for (_, events_sql) in events {
         for statement in egov_load::migrate::statements(events_sql, database) {
-            ch.query(None, &statement).await?;
+            ch.execute(&statement).await?;
         }
     }
-    ch.query(
+    ch.sql(
         None,
         &format!(
-            "CREATE TABLE `{database}`.queue ({QUEUE_COLUMNS}) ENGINE = Kafka SETTINGS \
-             kafka_broker_list = {}, kafka_topic_list = {}, kafka_group_name = {}, \
-             kafka_format = 'JSONEachRow'",
-            literal(brokers),
-            literal(topic),
-            literal(group)
+            "CREATE TABLE {db}.queue ({QUEUE_COLUMNS}) ENGINE = Kafka SETTINGS \
+             kafka_broker_list = ?, kafka_topic_list = ?, kafka_group_name = ?, \
+             kafka_format = 'JSONEachRow'"
         ),
     )
-    .await?;
+    .bind(brokers)
+    .bind(topic)
+    .bind(group)
+    .execute()
+    .await
+    .context("clickhouse: the Kafka engine's queue table")?;
     let started = Instant::now();
-    ch.query(
-        None,
-        &format!(
-            "CREATE MATERIALIZED VIEW `{database}`.consumer TO `{database}`.events AS \
-             {VIEW_SELECT} FROM `{database}`.queue"
-        ),
-    )
+    ch.execute(&format!(
+        "CREATE MATERIALIZED VIEW {db}.consumer TO {db}.events AS \
+         {VIEW_SELECT} FROM {db}.queue"
+    ))
     .await?;
     let visible = ch
         .wait_rows(database, "events", rows, started, POLL, TIMEOUT)
         .await;
     // Detach the consumer before anything else is dropped.
-    ch.query(None, &format!("DROP TABLE IF EXISTS `{database}`.consumer"))
+    ch.execute(&format!("DROP TABLE IF EXISTS {db}.consumer"))
         .await?;
-    ch.query(None, &format!("DROP TABLE IF EXISTS `{database}`.queue"))
+    ch.execute(&format!("DROP TABLE IF EXISTS {db}.queue"))
         .await?;
     visible
 }

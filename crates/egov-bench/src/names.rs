@@ -106,8 +106,11 @@ pub async fn cleanup(settings: &Settings, names: &Names) -> anyhow::Result<()> {
             database.starts_with("egov_bench_"),
             "not a bench database: {database}"
         );
-        ch.query(None, &format!("DROP DATABASE IF EXISTS `{database}`"))
-            .await?;
+        ch.execute(&format!(
+            "DROP DATABASE IF EXISTS {}",
+            egov_runtime::clickhouse::ident(&database)
+        ))
+        .await?;
     }
     let admin: AdminClient<DefaultClientContext> =
         egov_runtime::kafka::client_config(&settings.kafka).create()?;

@@ -15,6 +15,7 @@ use anyhow::Context;
 use egov_analytics::scorecard::ScorecardRequest;
 use egov_analytics::ReportRequest;
 use egov_model::Catalogue;
+use egov_runtime::clickhouse::ident;
 use egov_runtime::config::Settings;
 use egov_scenario::push::{push, PushOptions, Target};
 use egov_scenario::report2021::{Report2021, DEFAULT_SEED};
@@ -186,7 +187,10 @@ async fn load(
         stats.accepted,
         started.elapsed()
     ));
-    let sql = format!("SELECT count() FROM `{}`.events FINAL", resources.database);
+    let sql = format!(
+        "SELECT count() FROM {}.events FINAL",
+        ident(&resources.database)
+    );
     loop {
         if ch.number(None, &sql).await.unwrap_or(0) >= distinct {
             break;
@@ -215,7 +219,10 @@ async fn measure(
 ) -> anyhow::Result<()> {
     ch.quiesce(Duration::from_secs(60)).await;
     figures.events = ch
-        .number(None, &format!("SELECT count() FROM `{database}`.events"))
+        .number(
+            None,
+            &format!("SELECT count() FROM {}.events", ident(database)),
+        )
         .await?;
     let mut config = settings.clickhouse.clone();
     config.database = database.to_owned();
@@ -298,8 +305,8 @@ async fn cleanup(settings: &Settings, ch: &ClickHouse, made: Option<&Resources>,
         ));
         return;
     }
-    let drop = format!("DROP DATABASE IF EXISTS `{}`", resources.database);
-    if let Err(error) = ch.query(None, &drop).await {
+    let drop = format!("DROP DATABASE IF EXISTS {}", ident(&resources.database));
+    if let Err(error) = ch.execute(&drop).await {
         say(format!("scorecard cleanup: {error:#}"));
     }
     let admin: Result<AdminClient<DefaultClientContext>, _> =

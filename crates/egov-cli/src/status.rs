@@ -291,8 +291,8 @@ async fn probe(http: &reqwest::Client, name: &'static str, address: &str) -> Ser
 }
 
 async fn clickhouse(config: &ClickHouseConfig, timeout: Duration) -> ClickHouse {
-    let http = match egov_runtime::clickhouse::http(config, timeout) {
-        Ok(http) => http,
+    let client = match egov_runtime::clickhouse::query_client(config) {
+        Ok(client) => client,
         Err(error) => {
             let error = format!("clickhouse: {error}");
             return ClickHouse {
@@ -306,35 +306,46 @@ async fn clickhouse(config: &ClickHouseConfig, timeout: Duration) -> ClickHouse 
             };
         }
     };
-    let http = &http;
     let since_ms = Utc::now().timestamp_millis().saturating_sub(60_000).max(0);
-    let database = config.database.replace('\'', "");
-    let rows_sql = format!("SELECT count() FROM events WHERE ingested_ms >= {since_ms}");
-    let parts_sql = format!(
-        "SELECT toUInt32(max(modification_time)) FROM system.parts \
-         WHERE database = '{database}' AND table IN ('events', 'events_local') AND active"
-    );
+    let rows = client
+        .query("SELECT count() FROM events WHERE ingested_ms >= ?")
+        .bind(since_ms);
+    let parts = client
+        .query(
+            "SELECT toUInt32(max(modification_time)) FROM system.parts \
+             WHERE database = ? AND table IN ('events', 'events_local') AND active",
+        )
+        .bind(config.database.as_str());
+    let last_ingested = client.query("SELECT max(ingested_ms) FROM events");
     let (rows, last_insert, last_ingested) = tokio::join!(
-        query(http, config, &rows_sql),
-        query(http, config, &parts_sql),
-        query(http, config, "SELECT max(ingested_ms) FROM events"),
+        within(timeout, rows.fetch_one::<u64>()),
+        within(timeout, parts.fetch_one::<u32>()),
+        within(timeout, last_ingested.fetch_one::<u64>()),
     );
     ClickHouse {
-        rows_last_minute: Measured::from_result(rows.and_then(|text| parse::<u64>(&text))),
+        rows_last_minute: Measured::from_result(rows),
         last_insert: Measured::from_result(
-            last_insert
-                .and_then(|text| parse::<i64>(&text).map(|s| timestamp_ms(s.saturating_mul(1000)))),
+            last_insert.map(|s| timestamp_ms(i64::from(s).saturating_mul(1000))),
         ),
         last_ingested: Measured::from_result(
-            last_ingested.and_then(|text| parse::<i64>(&text).map(timestamp_ms)),
+            last_ingested.map(|ms| timestamp_ms(i64::try_from(ms).unwrap_or(i64::MAX))),
         ),
     }
 }
 
-fn parse<T: std::str::FromStr>(text: &str) -> Result<T, String> {
-    text.trim()
-        .parse()
-        .map_err(|_| format!("unexpected answer `{}`", text.trim()))
+/// The answer of a ClickHouse query, or why there is none (`clickhouse: …`).
+async fn within<T>(
+    timeout: Duration,
+    query: impl std::future::Future<Output = ::clickhouse::error::Result<T>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(timeout, query).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(format!(
+            "clickhouse: {}",
+            egov_runtime::clickhouse::describe_error(&error)
+        )),
+        Err(_) => Err("clickhouse: no answer in time".to_owned()),
+    }
 }
 
 /// `None` for 0: ClickHouse's `max` of nothing.
@@ -342,34 +353,6 @@ fn timestamp_ms(ms: i64) -> Option<DateTime<Utc>> {
     (ms > 0)
         .then(|| DateTime::<Utc>::from_timestamp_millis(ms))
         .flatten()
-}
-
-async fn query(
-    http: &reqwest::Client,
-    config: &ClickHouseConfig,
-    sql: &str,
-) -> Result<String, String> {
-    let response = http
-        .post(&config.url)
-        .query(&[("database", config.database.as_str())])
-        .basic_auth(&config.user, Some(config.password.expose()))
-        .body(format!("{sql} FORMAT TabSeparated"))
-        .send()
-        .await
-        .map_err(|e| format!("clickhouse: {}", short_http_error(&e)))?;
-    let status = response.status();
-    let text = response
-        .text()
-        .await
-        .map_err(|e| format!("clickhouse: {}", short_http_error(&e)))?;
-    if !status.is_success() {
-        let first = text.lines().next().unwrap_or("").chars().take(160);
-        return Err(format!(
-            "clickhouse: HTTP {status}: {}",
-            first.collect::<String>()
-        ));
-    }
-    Ok(text)
 }
 
 fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {

@@ -1,10 +1,10 @@
 //! `egov migrate`: versioned, idempotent DDL from `schemas/clickhouse/`, and the
 //! unit catalogue loaded into `units`.
 
-use egov_runtime::clickhouse::{ident, query_client, server_client};
 use clickhouse::Row;
 use egov_model::catalogue::Catalogue;
 use egov_model::time::date_to_days;
+use egov_runtime::clickhouse::{ident, query_client, server_client};
 use egov_runtime::config::ClickHouseConfig;
 use serde::Serialize;
 use tracing::info;

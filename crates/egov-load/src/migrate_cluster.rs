@@ -4,8 +4,8 @@
 //! over them. The migrations applied are recorded once for the cluster, in a
 //! `schema_migrations` table replicated to every server.
 
-use egov_runtime::clickhouse::{ident, query_client, server_client};
 use crate::migrate::{apply_pending, statements, MigrateError, MIGRATIONS};
+use egov_runtime::clickhouse::{ident, query_client, server_client};
 use egov_runtime::config::ClickHouseConfig;
 use tracing::info;
 

@@ -3,9 +3,9 @@
 //! write) against the rows present in ClickHouse, with dead letters accounted
 //! for. Anything else is missing.
 
-use egov_runtime::clickhouse::query_client;
 use chrono::{DateTime, NaiveDate};
 use egov_model::time::{days_to_date, local_date};
+use egov_runtime::clickhouse::query_client;
 use egov_runtime::config::{ClickHouseConfig, KafkaConfig};
 use egov_runtime::kafka;
 use rdkafka::message::Message;

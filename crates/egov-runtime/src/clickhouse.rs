@@ -42,8 +42,8 @@ pub fn server_client(config: &ClickHouseConfig) -> Result<Client> {
 }
 
 fn base(config: &ClickHouseConfig) -> Result<Client> {
-    let tls = client_config(config.ca_file.as_deref())
-        .map_err(|e| Error::InvalidParams(Box::new(e)))?;
+    let tls =
+        client_config(config.ca_file.as_deref()).map_err(|e| Error::InvalidParams(Box::new(e)))?;
     // What the crate's default client does, plus TLS: TCP keepalive, and idle
     // connections dropped before ClickHouse's keep-alive timeout (3 s) does.
     let mut http = HttpConnector::new();
@@ -87,10 +87,40 @@ pub fn ident(name: &str) -> String {
     format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
 }
 
+/// A short reason for a failed query, for an operator's screen:
+/// `connection refused`, or the first line of the server's answer, or the
+/// innermost cause.
+pub fn describe_error(error: &Error) -> String {
+    if let Some(io) = crate::ops::find_io_error(error) {
+        if io.kind() == std::io::ErrorKind::ConnectionRefused {
+            return "connection refused".to_owned();
+        }
+    }
+    let text = match error {
+        Error::BadResponse(answer) => answer.clone(),
+        _ => {
+            let mut root: &dyn std::error::Error = error;
+            while let Some(source) = root.source() {
+                root = source;
+            }
+            root.to_string()
+        }
+    };
+    text.lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(160)
+        .collect()
+}
+
 /// An HTTP client for ClickHouse's HTTP interface (`http://` or `https://`
 /// per `clickhouse.url`, trusting `clickhouse.ca_file`), each request within
 /// `timeout`.
-pub fn http(config: &ClickHouseConfig, timeout: Duration) -> std::result::Result<reqwest::Client, TlsError> {
+pub fn http(
+    config: &ClickHouseConfig,
+    timeout: Duration,
+) -> std::result::Result<reqwest::Client, TlsError> {
     reqwest::Client::builder()
         .use_preconfigured_tls(client_config(config.ca_file.as_deref())?)
         .timeout(timeout)
@@ -102,6 +132,26 @@ pub fn http(config: &ClickHouseConfig, timeout: Duration) -> std::result::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_server_not_listening_is_described_in_two_words() -> anyhow::Result<()> {
+        // A port nobody listens on: bound, then released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let config = ClickHouseConfig {
+            url: format!("http://127.0.0.1:{port}"),
+            ..ClickHouseConfig::default()
+        };
+        let error = query_client(&config)?
+            .query("SELECT 1")
+            .fetch_one::<u8>()
+            .await
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("a query without a server succeeded"))?;
+        assert_eq!(describe_error(&error), "connection refused");
+        Ok(())
+    }
 
     #[test]
     fn without_a_ca_file_the_web_roots_are_trusted() -> anyhow::Result<()> {

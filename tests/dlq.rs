@@ -5,8 +5,9 @@
 //! letter is replayed to the topic it came from, and only once.
 
 use egov_runtime::config::Settings;
-use egov_runtime::dead_letter::{replay, DeadLetter};
+use egov_runtime::dead_letter::DeadLetter;
 use egov_tests::Pipeline;
+use egov_tools::dlq::replay;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -203,7 +204,7 @@ async fn poison_goes_to_the_dead_letter_topic_and_a_fixed_replay_counts_once() -
     assert!(again
         .iter()
         .all(|from| from.starts_with(&fixed.kafka.dlq_topic)));
-    let accounts = egov_load::reconcile::reconcile(&fixed.kafka, &fixed.clickhouse).await?;
+    let accounts = egov_tools::reconcile::reconcile(&fixed.kafka, &fixed.clickhouse).await?;
     assert_eq!(accounts.missing(), 0, "{accounts:?}");
     assert_eq!(
         accounts.unreadable_raw_messages, 2,

@@ -688,11 +688,11 @@ async fn a_load_that_cannot_insert_is_stalled_in_readyz_and_metrics_until_it_can
     // The table back (its migration's statements again; `egov migrate` skips
     // what it applied before): load's retry goes through, its offsets move,
     // and readiness recovers on its own.
-    let (_, sql) = egov_load::migrate::MIGRATIONS
+    let (_, sql) = egov_tools::migrate::MIGRATIONS
         .into_iter()
         .find(|(name, _)| *name == "001_events")
         .ok_or_else(|| anyhow::anyhow!("no migration 001_events"))?;
-    for statement in egov_load::migrate::statements(sql, &pipeline.settings.clickhouse.database) {
+    for statement in egov_tools::migrate::statements(sql, &pipeline.settings.clickhouse.database) {
         pipeline.query(&statement).await?;
     }
     wait_pipeline_readyz(&pipeline, Duration::from_secs(60), |status, _| {

@@ -95,7 +95,7 @@ impl Pipeline {
         metrics: Option<PrometheusHandle>,
     ) -> anyhow::Result<Self> {
         let catalogue = settings.catalogue.load()?;
-        egov_load::migrate::migrate(&settings.clickhouse, &catalogue).await?;
+        egov_tools::migrate::migrate(&settings.clickhouse, &catalogue).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let ingest_addr = listener.local_addr()?;
         let (trigger, shutdown) = shutdown::channel();
@@ -327,7 +327,7 @@ fn test_groups(kafka: &egov_runtime::config::KafkaConfig) -> Vec<String> {
     let groups = vec![
         kafka.transform_group.clone(),
         kafka.load_group.clone(),
-        egov_runtime::dead_letter::replay::replay_group(kafka),
+        egov_tools::dlq::replay::replay_group(kafka),
     ];
     // Never a group that is not a test's.
     groups

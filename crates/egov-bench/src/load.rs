@@ -49,7 +49,7 @@ pub async fn phase(bench: &mut Bench<'_>) -> anyhow::Result<()> {
             if egov_first {
                 say(format!("load round {}: egov load", r + 1));
                 let database = names.load_db(r);
-                egov_load::migrate::migrate(
+                egov_tools::migrate::migrate(
                     &ClickHouseConfig {
                         database: database.clone(),
                         ..settings.clickhouse.clone()
@@ -205,11 +205,11 @@ pub async fn kafka_engine(
     let db = ident(database);
     ch.execute(&format!("CREATE DATABASE IF NOT EXISTS {db}"))
         .await?;
-    let events = egov_load::migrate::MIGRATIONS
+    let events = egov_tools::migrate::MIGRATIONS
         .iter()
         .filter(|(name, _)| name.contains("_events"));
     for (_, events_sql) in events {
-        for statement in egov_load::migrate::statements(events_sql, database) {
+        for statement in egov_tools::migrate::statements(events_sql, database) {
             ch.execute(&statement).await?;
         }
     }

@@ -4,7 +4,6 @@
 mod malloc;
 mod scenario;
 mod scorecard;
-mod status;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -13,6 +12,7 @@ use egov_runtime::ops::{Check, Readiness};
 use egov_runtime::shutdown::{self, Shutdown, ShutdownTrigger};
 use egov_runtime::stall::Stage;
 use egov_runtime::telemetry;
+use egov_tools::status;
 use std::path::PathBuf;
 use tokio::net::TcpListener;
 use tracing::info;
@@ -216,7 +216,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Dlq(command) => dlq(&settings, command).await,
         Command::Reconcile(args) => reconcile(&settings, args).await,
         Command::Scenario(command) => scenario::run(command).await,
-        Command::Status(args) => status::run(&settings, args).await,
+        Command::Status(args) => Ok(status::run(&settings, args).await?),
         Command::Dashboard => {
             let listener = bind(&settings.dashboard.listen).await?;
             let (trigger, shutdown) = shutdown::channel();
@@ -281,7 +281,7 @@ fn check_config(file: Option<&std::path::Path>, settings: &Settings) -> anyhow::
 
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let catalogue = settings.catalogue.load()?;
-    egov_load::migrate::migrate(&settings.clickhouse, &catalogue).await?;
+    egov_tools::migrate::migrate(&settings.clickhouse, &catalogue).await?;
     Ok(())
 }
 
@@ -309,16 +309,15 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
 }
 
 async fn dlq(settings: &Settings, command: DlqCommand) -> anyhow::Result<()> {
-    use egov_runtime::dead_letter::{self, replay};
+    use egov_tools::dlq::{self, replay};
     match command {
         DlqCommand::List { format } => {
             let letters = replay::list(&settings.kafka).await?;
             match format {
                 ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&letters)?),
-                ReportFormat::Table => print!(
-                    "{}",
-                    dead_letter::render_table(&settings.kafka.dlq_topic, &letters)
-                ),
+                ReportFormat::Table => {
+                    print!("{}", dlq::render_table(&settings.kafka.dlq_topic, &letters))
+                }
             }
         }
         DlqCommand::Replay => {
@@ -340,7 +339,8 @@ async fn dlq(settings: &Settings, command: DlqCommand) -> anyhow::Result<()> {
 async fn reconcile(settings: &Settings, args: ReconcileArgs) -> anyhow::Result<()> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.wait_secs);
     let result = loop {
-        let result = egov_load::reconcile::reconcile(&settings.kafka, &settings.clickhouse).await?;
+        let result =
+            egov_tools::reconcile::reconcile(&settings.kafka, &settings.clickhouse).await?;
         if result.missing() == 0 || std::time::Instant::now() >= deadline {
             break result;
         }
@@ -376,7 +376,7 @@ async fn reconcile(settings: &Settings, args: ReconcileArgs) -> anyhow::Result<(
                     d.unaccounted
                 );
             }
-            let total = |f: fn(&egov_load::reconcile::DayAccount) -> u64| {
+            let total = |f: fn(&egov_tools::reconcile::DayAccount) -> u64| {
                 result.days.iter().map(f).sum::<u64>()
             };
             println!(

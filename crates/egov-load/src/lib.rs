@@ -4,9 +4,6 @@
 //! (system, event_id) and analytics count distinct documents and dossiers.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
-pub mod migrate;
-pub mod migrate_cluster;
-pub mod reconcile;
 pub mod replicas;
 
 use ::clickhouse::Row;

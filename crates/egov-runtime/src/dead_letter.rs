@@ -1,8 +1,8 @@
 //! Dead letters, in one place for transform, load and the `egov dlq` commands:
 //! why a message became one ([`Reason`]), the one header format a letter
 //! carries ([`Letter`]), how it is delivered to the dead-letter topic
-//! ([`deliver`]), and how an operator reads ([`DeadLetter`], [`render_table`])
-//! and replays them ([`replay::replay`], back to the topic each came from).
+//! ([`deliver`]), and how a letter reads back ([`DeadLetter`]); the operator's
+//! list and replay (`egov dlq`) are egov-tools' `dlq`.
 //!
 //! A letter is the original message (key, value and headers) plus these headers:
 //!
@@ -14,11 +14,6 @@
 //! | `egov-dlq-topic`, `egov-dlq-partition`, `egov-dlq-offset` | where the message was read (its origin; replay sends it back there) |
 //! | `egov-dlq-at-ms` | when, milliseconds since the epoch |
 //! | `egov-dlq-truncated` | only when Kafka refused the letter itself for good: the original value's size in bytes; the letter then has no value and no original headers, and the original is fetched from its origin while retention lasts |
-
-mod render;
-pub mod replay;
-
-pub use render::{render_table, shown, MAX_SHOWN_BYTES};
 
 use crate::kafka;
 use crate::shutdown::Shutdown;
@@ -393,7 +388,7 @@ impl DeadLetter {
 }
 
 /// At most `max` bytes of `value` (on a character boundary), saying how many were cut.
-pub(crate) fn cut(value: &str, max: usize) -> std::borrow::Cow<'_, str> {
+pub fn cut(value: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if value.len() <= max {
         return value.into();
     }

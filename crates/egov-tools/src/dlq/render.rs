@@ -1,6 +1,6 @@
 //! The table of `egov dlq list`, safe for a terminal.
 
-use super::{cut, DeadLetter, Origin};
+use egov_runtime::dead_letter::{cut, DeadLetter, Origin};
 
 /// Values longer than this are cut in the table of `egov dlq list`.
 pub const MAX_SHOWN_BYTES: usize = 200;

@@ -4,9 +4,11 @@
 //! once: after the cause was fixed, e.g. a unit added to the catalogue.
 //! Replayed events still count once: figures are keyed by event id.
 
-use super::{DeadLetter, HEADER_PREFIX, HEADER_REPLAYED_FROM, HEADER_TRUNCATED};
-use crate::config::KafkaConfig;
-use crate::kafka;
+use egov_runtime::config::KafkaConfig;
+use egov_runtime::dead_letter::{
+    DeadLetter, HEADER_PREFIX, HEADER_REPLAYED_FROM, HEADER_TOPIC, HEADER_TRUNCATED,
+};
+use egov_runtime::kafka;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
@@ -141,7 +143,7 @@ fn destination<'c>(
     if kafka::header(message, HEADER_TRUNCATED).is_some() {
         return None;
     }
-    let origin = kafka::header(message, super::HEADER_TOPIC)?;
+    let origin = kafka::header(message, HEADER_TOPIC)?;
     if origin == config.raw_topic {
         Some((config.raw_topic.as_str(), |s| &mut s.to_raw))
     } else if origin == config.curated_topic {

@@ -94,7 +94,8 @@ impl<T> Measured<T> {
     }
 }
 
-pub async fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<()> {
+/// `egov status`: measures everything once and prints it.
+pub async fn run(settings: &Settings, args: StatusArgs) -> Result<(), serde_json::Error> {
     let timeout = Duration::from_millis(args.timeout_ms.max(1));
     let status = collect(settings, timeout).await;
     match args.format {

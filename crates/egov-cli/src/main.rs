@@ -347,7 +347,7 @@ async fn reconcile(settings: &Settings, args: ReconcileArgs) -> anyhow::Result<(
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     };
     if let Some(file) = &args.prometheus_textfile {
-        write_replacing(
+        egov_tools::reconcile::write_replacing(
             file,
             &result.prometheus_text(chrono::Utc::now().timestamp()),
         )
@@ -355,35 +355,7 @@ async fn reconcile(settings: &Settings, args: ReconcileArgs) -> anyhow::Result<(
     }
     match args.format {
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&result)?),
-        ReportFormat::Table => {
-            println!(
-                "{:<10} {:<10} {:>9} {:>9} {:>9} {:>9} {:>11}",
-                "system", "date", "accepted", "loaded", "dead", "missing", "unaccounted"
-            );
-            for d in result
-                .days
-                .iter()
-                .filter(|d| args.all || d.missing + d.dead_lettered + d.unaccounted > 0)
-            {
-                println!(
-                    "{:<10} {:<10} {:>9} {:>9} {:>9} {:>9} {:>11}",
-                    d.system,
-                    d.date,
-                    d.accepted,
-                    d.loaded,
-                    d.dead_lettered,
-                    d.missing,
-                    d.unaccounted
-                );
-            }
-            let total = |f: fn(&egov_tools::reconcile::DayAccount) -> u64| {
-                result.days.iter().map(f).sum::<u64>()
-            };
-            println!(
-                "total: {} accepted, {} loaded, {} dead-lettered, {} missing, {} unaccounted; {} unreadable raw messages",
-                total(|d| d.accepted), total(|d| d.loaded), total(|d| d.dead_lettered), result.missing(), total(|d| d.unaccounted), result.unreadable_raw_messages
-            );
-        }
+        ReportFormat::Table => print!("{}", result.table(args.all)),
     }
     if result.missing() > 0 {
         anyhow::bail!(
@@ -392,17 +364,6 @@ async fn reconcile(settings: &Settings, args: ReconcileArgs) -> anyhow::Result<(
         );
     }
     Ok(())
-}
-
-/// Writes `text` beside `file`, then renames it over `file`: a reader (node_exporter)
-/// sees the old file or the new one, never a part.
-fn write_replacing(file: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let mut temporary = file.as_os_str().to_owned();
-    temporary.push(format!(".{}.tmp", std::process::id()));
-    std::fs::write(&temporary, text)?;
-    std::fs::rename(&temporary, file).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temporary);
-    })
 }
 
 async fn run_all(mut settings: Settings) -> anyhow::Result<()> {

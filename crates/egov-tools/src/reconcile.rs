@@ -80,6 +80,48 @@ impl Reconciliation {
         ));
         text
     }
+
+    /// The table of `egov reconcile`: the days that do not add up (every day
+    /// with `all`), then the totals.
+    pub fn table(&self, all: bool) -> String {
+        let mut out = format!(
+            "{:<10} {:<10} {:>9} {:>9} {:>9} {:>9} {:>11}\n",
+            "system", "date", "accepted", "loaded", "dead", "missing", "unaccounted"
+        );
+        for d in self
+            .days
+            .iter()
+            .filter(|d| all || d.missing + d.dead_lettered + d.unaccounted > 0)
+        {
+            out.push_str(&format!(
+                "{:<10} {:<10} {:>9} {:>9} {:>9} {:>9} {:>11}\n",
+                d.system, d.date, d.accepted, d.loaded, d.dead_lettered, d.missing, d.unaccounted
+            ));
+        }
+        let total = |f: fn(&DayAccount) -> u64| self.days.iter().map(f).sum::<u64>();
+        out.push_str(&format!(
+            "total: {} accepted, {} loaded, {} dead-lettered, {} missing, {} unaccounted; {} unreadable raw messages\n",
+            total(|d| d.accepted),
+            total(|d| d.loaded),
+            total(|d| d.dead_lettered),
+            self.missing(),
+            total(|d| d.unaccounted),
+            self.unreadable_raw_messages
+        ));
+        out
+    }
+}
+
+/// Writes `text` beside `file`, then renames it over `file`: a reader
+/// (node_exporter's textfile collector) sees the old file or the new one,
+/// never a part.
+pub fn write_replacing(file: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut temporary = file.as_os_str().to_owned();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, file).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temporary);
+    })
 }
 
 #[derive(Deserialize)]
@@ -246,5 +288,46 @@ mod tests {
         );
         assert!(text.contains("# TYPE egov_reconcile_missing_events gauge\n"));
         assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn the_table_shows_the_days_that_do_not_add_up_then_the_totals() {
+        let day = |d: u32, dead_lettered: u64| DayAccount {
+            system: "documents".to_owned(),
+            date: NaiveDate::from_ymd_opt(2021, 3, d).unwrap_or_default(),
+            accepted: 5,
+            loaded: 5 - dead_lettered,
+            dead_lettered,
+            missing: 0,
+            unaccounted: 0,
+        };
+        let result = Reconciliation {
+            days: vec![day(1, 0), day(2, 1)],
+            unreadable_raw_messages: 3,
+        };
+        let table = result.table(false);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        assert!(lines[0].starts_with("system     date       "), "{table}");
+        assert!(lines[1].starts_with("documents  2021-03-02 "), "{table}");
+        assert_eq!(
+            lines[2],
+            "total: 10 accepted, 9 loaded, 1 dead-lettered, 0 missing, 0 unaccounted; 3 unreadable raw messages"
+        );
+        assert_eq!(result.table(true).lines().count(), 4);
+    }
+
+    #[test]
+    fn the_textfile_is_replaced_whole() -> std::io::Result<()> {
+        let dir = std::env::temp_dir().join(format!("egov-reconcile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join("egov.prom");
+        write_replacing(&file, "old\n")?;
+        write_replacing(&file, "new\n")?;
+        let text = std::fs::read_to_string(&file)?;
+        let left = std::fs::read_dir(&dir)?.count();
+        std::fs::remove_dir_all(&dir)?;
+        assert_eq!((text.as_str(), left), ("new\n", 1));
+        Ok(())
     }
 }

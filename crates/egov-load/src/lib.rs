@@ -8,13 +8,13 @@ pub mod replicas;
 
 use ::clickhouse::Row;
 use egov_model::model::CuratedEvent;
+use egov_runtime::backoff::{millis, Backoff};
 use egov_runtime::config::LoadConfig;
 use egov_runtime::dead_letter::{self, Letter, Reason, Service};
 use egov_runtime::kafka::{self, OffsetTracker};
 use egov_runtime::ops::Readiness;
 use egov_runtime::shutdown::Shutdown;
 use egov_runtime::stall::Stage;
-use rand::Rng;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
@@ -200,7 +200,8 @@ async fn insert_until_done(
     if rows.is_empty() {
         return true;
     }
-    let mut backoff = Duration::from_millis(200);
+    let mut backoff =
+        Backoff::new(Duration::from_millis(200), Duration::from_secs(10)).with_jitter();
     loop {
         let started = Instant::now();
         match insert(client, rows).await {
@@ -220,14 +221,11 @@ async fn insert_until_done(
                 return true;
             }
             Err(error) => {
-                let jitter = rand::rng().random_range(0..=backoff.as_millis() as u64 / 2);
-                let pause = backoff + Duration::from_millis(jitter);
-                warn!(table = EVENTS_TABLE, batch_rows = rows.len(), %error, retry_in_ms = pause.as_millis() as u64, "insert failed; retrying");
-                tokio::select! {
-                    _ = shutdown.wait() => return false,
-                    _ = tokio::time::sleep(pause) => {}
+                let pause = backoff.pause();
+                warn!(table = EVENTS_TABLE, batch_rows = rows.len(), %error, retry_in_ms = millis(pause), "insert failed; retrying");
+                if !Backoff::sleep(pause, shutdown).await {
+                    return false;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(10));
             }
         }
     }

@@ -15,6 +15,7 @@
 //! | `egov-dlq-at-ms` | when, milliseconds since the epoch |
 //! | `egov-dlq-truncated` | only when Kafka refused the letter itself for good: the original value's size in bytes; the letter then has no value and no original headers, and the original is fetched from its origin while retention lasts |
 
+use crate::backoff::{millis, Backoff};
 use crate::kafka;
 use crate::shutdown::Shutdown;
 use egov_model::contract::ErrorCode;
@@ -311,21 +312,20 @@ pub async fn deliver(
     tracing::error!(topic, reason, %origin, original_bytes = letter.value.as_ref().map_or(0, Vec::len), error = %refused,
         "dead letter refused for good; sending it truncated (no value): the original stays readable at its origin until retention");
     let truncated = letter.truncated(&refused);
-    let mut backoff = Duration::from_millis(1000);
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     loop {
+        let pause = backoff.pause();
         match kafka::produce_until_settled(producer, || truncated.record(topic), shutdown).await {
             None => return false,
             Some(Ok(())) => return true,
             Some(Err(error)) => {
-                tracing::error!(topic, reason, %origin, %error, retry_in_ms = backoff.as_millis() as u64,
+                tracing::error!(topic, reason, %origin, %error, retry_in_ms = millis(pause),
                     "the truncated dead letter is refused too; check the topic's max.message.bytes; retrying");
             }
         }
-        tokio::select! {
-            _ = shutdown.wait() => return false,
-            _ = tokio::time::sleep(backoff) => {}
+        if !Backoff::sleep(pause, shutdown).await {
+            return false;
         }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
 }
 

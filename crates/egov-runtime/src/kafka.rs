@@ -1,6 +1,7 @@
 //! Kafka plumbing shared by the services: client settings, topic creation,
 //! and the headers that travel with every message.
 
+use crate::backoff::{millis, Backoff};
 use crate::config::KafkaConfig;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -138,7 +139,7 @@ pub async fn produce_until_settled<'a, F>(
 where
     F: Fn() -> rdkafka::producer::FutureRecord<'a, [u8], [u8]>,
 {
-    let mut backoff = Duration::from_millis(200);
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     loop {
         let error = tokio::select! {
             _ = shutdown.wait() => return None,
@@ -151,12 +152,11 @@ where
             return Some(Err(error));
         }
         let topic = record().topic;
-        tracing::warn!(topic, %error, retry_in_ms = backoff.as_millis() as u64, "produce failed; retrying");
-        tokio::select! {
-            _ = shutdown.wait() => return None,
-            _ = tokio::time::sleep(backoff) => {}
+        let pause = backoff.pause();
+        tracing::warn!(topic, %error, retry_in_ms = millis(pause), "produce failed; retrying");
+        if !Backoff::sleep(pause, shutdown).await {
+            return None;
         }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
     }
 }
 
@@ -292,19 +292,18 @@ pub async fn ensure_topics_retrying(
     topics: &[&str],
     mut shutdown: crate::shutdown::Shutdown,
 ) {
-    let mut backoff = Duration::from_millis(500);
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
     let first = loop {
+        let pause = backoff.pause();
         match crate::topics::ensure(config, topics).await {
             Ok(checks) => break checks,
             Err(error) => {
-                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "cannot create topics yet; retrying");
+                tracing::warn!(%error, retry_in_ms = millis(pause), "cannot create topics yet; retrying");
             }
         }
-        tokio::select! {
-            _ = shutdown.wait() => return,
-            _ = tokio::time::sleep(backoff) => {}
+        if !Backoff::sleep(pause, &mut shutdown).await {
+            return;
         }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
     };
     crate::topics::report(&first);
     let config = config.clone();

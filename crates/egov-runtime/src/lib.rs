@@ -5,6 +5,7 @@
 //! `egov_model`'s (no re-exports here).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod backoff;
 pub mod clickhouse;
 pub mod config;
 pub mod dead_letter;

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use curate::{curate, RawMeta};
 use egov_model::catalogue::CatalogueError;
 use egov_model::contract::{Contract, ContractError};
+use egov_runtime::backoff::{millis, Backoff};
 use egov_runtime::config::{KafkaConfig, TransformConfig};
 use egov_runtime::dead_letter::{self, Letter, Reason, Service};
 use egov_runtime::kafka::{self, OffsetTracker};
@@ -249,7 +250,7 @@ async fn produce_all(
 ) -> Option<Vec<usize>> {
     let mut pending: Vec<usize> = (0..messages.len()).collect();
     let mut refused = Vec::new();
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     loop {
         let attempts = join_all(pending.iter().map(|&index| async move {
             let record = match &messages[index] {
@@ -282,12 +283,11 @@ async fn produce_all(
         let Some(error) = first_error else {
             return Some(refused);
         };
-        warn!(failed = failed.len(), attempted = pending.len(), %error, retry_in_ms = backoff.as_millis() as u64, "produce failed; retrying");
+        let pause = backoff.pause();
+        warn!(failed = failed.len(), attempted = pending.len(), %error, retry_in_ms = millis(pause), "produce failed; retrying");
         pending = failed;
-        tokio::select! {
-            _ = shutdown.wait() => return None,
-            _ = tokio::time::sleep(backoff) => {}
+        if !Backoff::sleep(pause, shutdown).await {
+            return None;
         }
-        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }

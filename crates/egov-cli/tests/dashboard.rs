@@ -8,8 +8,8 @@
 
 use anyhow::{bail, Context};
 use calamine::{Reader, Xlsx};
-use egov_dashboard::format;
 use egov_dashboard::i18n::Lang;
+use egov_model::format;
 use egov_scenario::push::{push, PushOptions, Target};
 use egov_tests::Pipeline;
 use serde_json::Value;

@@ -4,9 +4,9 @@
 //! API gives it), so that a test or a script reads it without parsing the
 //! formatted text.
 
-use crate::format;
-use crate::i18n::{Lang, Text};
+use crate::i18n::{Lang, Text, Translate};
 use chrono::NaiveDate;
+use egov_model::format;
 use std::fmt::Write as _;
 
 /// Text for an HTML element or attribute.

@@ -1,43 +1,15 @@
 //! The pages' words in Vietnamese (the default) and English. Every text a page
 //! shows is a [`Text`], so a missing translation does not compile.
 
-use serde::{Deserialize, Serialize};
+pub use egov_model::format::Lang;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    #[default]
-    Vi,
-    En,
+/// A page's words in the reader's language.
+pub trait Translate {
+    fn t(self, text: Text) -> &'static str;
 }
 
-impl Lang {
-    pub const ALL: [Lang; 2] = [Lang::Vi, Lang::En];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Vi => "vi",
-            Lang::En => "en",
-        }
-    }
-
-    /// `vi` or `en`; anything else is Vietnamese, the default.
-    pub fn parse(text: Option<&str>) -> Self {
-        match text {
-            Some("en") => Lang::En,
-            _ => Lang::Vi,
-        }
-    }
-
-    /// The name of the language in itself, for the switch.
-    pub fn name(self) -> &'static str {
-        match self {
-            Lang::Vi => "Tiếng Việt",
-            Lang::En => "English",
-        }
-    }
-
-    pub fn t(self, text: Text) -> &'static str {
+impl Translate for Lang {
+    fn t(self, text: Text) -> &'static str {
         let (vi, en) = text.words();
         match self {
             Lang::Vi => vi,

@@ -9,7 +9,6 @@
 
 mod cache;
 mod error;
-pub mod format;
 pub mod html;
 pub mod i18n;
 pub mod pages;

@@ -2,9 +2,9 @@
 //! categories, axis ticks in the reader's number format, a legend, and a
 //! `<title>` per point for the exact value. No script, no library.
 
-use crate::format;
 use crate::html::escape;
 use crate::i18n::Lang;
+use egov_model::format;
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,18 +6,12 @@
 
 use super::{format_time, Scorecard, UnitScore};
 use chrono::{DateTime, FixedOffset};
+use egov_model::format;
 use egov_model::{Level, System};
-use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
 /// The language of headers, titles and number formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    Vi,
-    #[default]
-    En,
-}
+pub use egov_model::format::Lang;
 
 /// One value of a unit's line.
 #[derive(Debug, Clone, PartialEq)]
@@ -188,38 +182,6 @@ pub fn level_title(level: Level, lang: Lang) -> &'static str {
     }
 }
 
-/// A count with thousands separators: `1,116,511` (en), `1.116.511` (vi).
-pub fn format_count(n: u64, lang: Lang) -> String {
-    let separator = match lang {
-        Lang::En => ',',
-        Lang::Vi => '.',
-    };
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(separator);
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A rate as a percentage with two decimals: `90.84%` (en), `90,84%` (vi);
-/// `–` when there is nothing to rate.
-pub fn format_rate(rate: Option<f64>, lang: Lang) -> String {
-    match rate {
-        None => "–".to_owned(),
-        Some(r) => {
-            let text = format!("{:.2}%", r * 100.0);
-            match lang {
-                Lang::En => text,
-                Lang::Vi => text.replace('.', ","),
-            }
-        }
-    }
-}
-
 /// The CSV: a header row, then one row per unit; UTF-8. Counts are integers,
 /// rates fractions at full precision, times as in the JSON, `true`/`false`,
 /// flags joined by `;`; a `null` of the JSON is an empty field.
@@ -268,8 +230,8 @@ const TABLE: [&str; 17] = [
 fn text_cell(cell: Cell, lang: Lang) -> String {
     match cell {
         Cell::Text(text) => text,
-        Cell::Count(n) => format_count(n, lang),
-        Cell::Rate(rate) => format_rate(rate, lang),
+        Cell::Count(n) => format::count(n, lang),
+        Cell::Rate(rate) => format::percent(rate, lang),
         Cell::Time(at) => at
             .map(|at| at.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_else(|| "–".to_owned()),

@@ -222,13 +222,3 @@ fn json_round_trips_and_csv_and_tables_have_every_unit() -> anyhow::Result<()> {
     assert!(!xlsx::workbook(&card, table::Lang::En)?.is_empty());
     Ok(())
 }
-
-#[test]
-fn numbers_are_formatted_per_language() {
-    use table::{format_count, format_rate, Lang};
-    assert_eq!(format_count(1_116_511, Lang::Vi), "1.116.511");
-    assert_eq!(format_count(1_116_511, Lang::En), "1,116,511");
-    assert_eq!(format_rate(Some(146_777.0 / 161_578.0), Lang::Vi), "90,84%");
-    assert_eq!(format_rate(Some(146_777.0 / 161_578.0), Lang::En), "90.84%");
-    assert_eq!(format_rate(None, Lang::Vi), "–");
-}

@@ -152,37 +152,37 @@ fn render(frame: &Frame, report: &Report) -> String {
         &mut out,
         "incoming",
         frame.t(Text::Incoming),
-        &crate::format::count(total_docs.incoming, lang),
+        &egov_model::format::count(total_docs.incoming, lang),
     );
     card(
         &mut out,
         "outgoing",
         frame.t(Text::Outgoing),
-        &crate::format::count(total_docs.outgoing, lang),
+        &egov_model::format::count(total_docs.outgoing, lang),
     );
     card(
         &mut out,
         "signed-rate",
         frame.t(Text::SignedRate),
-        &crate::format::percent(total_docs.signed_rate, lang),
+        &egov_model::format::percent(total_docs.signed_rate, lang),
     );
     card(
         &mut out,
         "received",
         frame.t(Text::Received),
-        &crate::format::count(total_dossiers.received, lang),
+        &egov_model::format::count(total_dossiers.received, lang),
     );
     card(
         &mut out,
         "on-time-rate",
         frame.t(Text::OnTimeRate),
-        &crate::format::percent(total_dossiers.on_time_rate, lang),
+        &egov_model::format::percent(total_dossiers.on_time_rate, lang),
     );
     card(
         &mut out,
         "online-share",
         frame.t(Text::OnlineShare),
-        &crate::format::percent(total_dossiers.online_share, lang),
+        &egov_model::format::percent(total_dossiers.online_share, lang),
     );
     out.push_str("</div>");
 

@@ -7,12 +7,13 @@
 use crate::html::{self, header_row, Frame, Nav};
 use crate::i18n::Text;
 use crate::svg::{self, Chart, Kind, Series, COLORS};
-use crate::{format, ApiResult, AppState, DashboardError, PageResult, Params};
+use crate::{ApiResult, AppState, DashboardError, PageResult, Params};
 use axum::extract::{Query, State};
 use axum::response::Html;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use clickhouse::Row;
+use egov_model::format;
 use egov_runtime::clickhouse::query_client;
 use egov_runtime::ops;
 use serde::{Deserialize, Serialize};

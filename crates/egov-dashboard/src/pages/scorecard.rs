@@ -5,7 +5,7 @@
 
 use crate::html::{self, rate_cell, Frame, Nav};
 use crate::i18n::{Lang, Text};
-use crate::{format, ApiResult, AppState, DashboardError, PageResult, Params, Period};
+use crate::{ApiResult, AppState, DashboardError, PageResult, Params, Period};
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
@@ -13,6 +13,7 @@ use axum::Json;
 use egov_analytics::scorecard::{
     self as card, table, Flag, Scorecard, ScorecardRequest, UnitScore,
 };
+use egov_model::format;
 use egov_model::Level;
 use std::cmp::Ordering;
 use std::fmt::Write as _;

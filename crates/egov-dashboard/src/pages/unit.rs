@@ -5,13 +5,14 @@
 use crate::html::{self, count_cell, header_row, rate_cell, Frame, Nav};
 use crate::i18n::{Lang, Text};
 use crate::svg::{self, Chart, Kind, Series, COLORS};
-use crate::{format, ApiResult, AppState, DashboardError, PageResult, Params, Period};
+use crate::{ApiResult, AppState, DashboardError, PageResult, Params, Period};
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use axum::Json;
 use chrono::{Datelike, NaiveDate};
 use egov_analytics::figures::{DocumentFigures, DossierFigures, Period as FigurePeriod};
 use egov_analytics::ReportRequest;
+use egov_model::format;
 use egov_model::{Level, Unit};
 use serde::Serialize;
 use std::fmt::Write as _;

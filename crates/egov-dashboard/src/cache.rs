@@ -1,8 +1,11 @@
 //! Figures computed once per period and state of the data: a page asks
-//! ClickHouse first for the version of `events` (a cheap read of
-//! `system.parts`: the highest block number, which every insert raises and a
-//! merge does not, and the partitions), and answers from memory while that is
-//! unchanged, so an answer is never older than the data. Figures of the year take ClickHouse
+//! ClickHouse first for the version of `events` and of the rollups the figures
+//! are read from (a cheap read of `system.parts`: each table's highest block
+//! number, which every insert raises and a merge does not, and the
+//! partitions), and answers from memory while that is unchanged, so an answer
+//! is never older than the data. The rollups are part of the version because an
+//! insert writes `events` first and its views' rows a moment later: a page
+//! computed in between must not stay cached. Figures of the year take ClickHouse
 //! seconds on 2.5 million events; the same page again takes milliseconds.
 
 use crate::DashboardError;
@@ -18,7 +21,8 @@ use std::sync::{Arc, Mutex};
 /// Entries kept; beyond, the cache starts afresh.
 const MAX_ENTRIES: usize = 512;
 
-/// The state of `events`: the latest block inserted, and its partitions.
+/// The state of `events` and the rollups: the sum of each table's latest block
+/// number, and their partitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Row, Deserialize)]
 pub struct Version {
     block: u64,
@@ -43,15 +47,22 @@ impl Cache {
             // every shard's rows instead (the newest insert time and the row
             // count; a merge may change it too, which costs only a recomputation).
             return client
-                .query("SELECT toUInt64(max(ingested_ms)) AS block, toUInt64(count()) AS partitions FROM events")
+                .query(
+                    "SELECT toUInt64(max(ingested_ms)) AS block, toUInt64(count() \
+                     + (SELECT count() FROM documents_by_day) + (SELECT count() FROM dossier_days) \
+                     + (SELECT count() FROM last_event_by_day)) AS partitions FROM events",
+                )
                 .fetch_one::<Version>()
                 .await
                 .ok();
         }
         client
             .query(
-                "SELECT toUInt64(max(max_block_number)) AS block, toUInt64(uniqExact(partition)) AS partitions \
-                 FROM system.parts WHERE database = ? AND table = 'events' AND active",
+                "SELECT toUInt64(sum(block)) AS block, toUInt64(sum(partitions)) AS partitions FROM \
+                 (SELECT max(max_block_number) AS block, uniqExact(partition) AS partitions \
+                  FROM system.parts WHERE database = ? AND active \
+                  AND table IN ('events', 'documents_by_day', 'dossier_days', 'last_event_by_day') \
+                  GROUP BY table)",
             )
             .bind(config.database.as_str())
             .fetch_one::<Version>()

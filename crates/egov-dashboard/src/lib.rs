@@ -13,6 +13,7 @@ pub mod html;
 pub mod i18n;
 pub mod pages;
 pub mod svg;
+mod warm;
 
 pub use error::{DashboardError, PageError};
 
@@ -161,6 +162,7 @@ pub async fn run(
         .catalogue
         .load()
         .map_err(|e| DashboardError::Internal(e.to_string()))?;
+    let warm_periods = warm::periods(&config.service, egov_model::time::local_date(Utc::now()))?;
     let clickhouse = read_only_clickhouse(&config).await;
     let state = AppState(Arc::new(Inner {
         clickhouse,
@@ -172,9 +174,23 @@ pub async fn run(
     }));
     let address = listener.local_addr()?;
     info!(%address, "dashboard listening");
-    axum::serve(listener, router(state))
+    let router = router(state.clone());
+    let warming = (config.service.warm_every_s > 0).then(|| {
+        let every = Duration::from_secs(config.service.warm_every_s);
+        tokio::spawn(warm::run(
+            state,
+            router.clone(),
+            warm_periods,
+            every,
+            shutdown.clone(),
+        ))
+    });
+    axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.wait().await })
         .await?;
+    if let Some(warming) = warming {
+        warming.abort();
+    }
     info!("dashboard stopped");
     Ok(())
 }
@@ -236,13 +252,13 @@ pub(crate) struct Params {
 }
 
 /// A period of local dates, checked.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Period {
     pub from: NaiveDate,
     pub to: NaiveDate,
 }
 
-fn parse_date(name: &str, text: &str) -> Result<NaiveDate, DashboardError> {
+pub(crate) fn parse_date(name: &str, text: &str) -> Result<NaiveDate, DashboardError> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
         DashboardError::BadRequest(format!("`{name}` must be a date YYYY-MM-DD, not `{text}`"))
     })

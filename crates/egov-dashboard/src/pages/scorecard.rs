@@ -95,15 +95,14 @@ fn compare(sort: &str, a: &UnitScore, b: &UnitScore) -> Ordering {
 /// The scorecard of the period and level (cached), cut to the district and sorted.
 async fn data(state: &AppState, selection: &Selection) -> Result<Scorecard, DashboardError> {
     let period = selection.period;
+    // Every level at once, cut to the level asked for below: one cached
+    // computation serves the four selections (and the warmed one).
     let request = ScorecardRequest {
         from: period.from,
         to: period.to,
-        level: selection.level,
+        level: None,
     };
-    let key = format!(
-        "scorecard {} {} {:?}",
-        period.from, period.to, selection.level
-    );
+    let key = format!("scorecard {} {}", period.from, period.to);
     let task_state = state.clone();
     let mut scorecard = state
         .figures(key, async move {
@@ -119,6 +118,9 @@ async fn data(state: &AppState, selection: &Selection) -> Result<Scorecard, Dash
             .await?)
         })
         .await?;
+    if let Some(level) = selection.level {
+        scorecard.units.retain(|u| u.level == level);
+    }
     if let Some(district) = &selection.district {
         scorecard
             .units

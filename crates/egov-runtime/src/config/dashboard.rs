@@ -17,6 +17,13 @@ pub struct DashboardSection {
     pub clickhouse_password: Secret,
     /// A page's ClickHouse queries together may take this long (503 beyond).
     pub query_timeout_ms: u64,
+    /// Every this many seconds, when the data changed, the overview's and the
+    /// scorecard's figures of the warmed periods are computed ahead, so that a
+    /// first view answers from memory; 0: never.
+    pub warm_every_s: u64,
+    /// The warmed periods, each `YYYY-MM-DD..YYYY-MM-DD`; empty: this year up
+    /// to today (the pages' default) and the whole of last year.
+    pub warm_periods: Vec<String>,
 }
 
 impl Default for DashboardSection {
@@ -26,6 +33,8 @@ impl Default for DashboardSection {
             clickhouse_user: "egov_dashboard".into(),
             clickhouse_password: Secret::default(),
             query_timeout_ms: 10_000,
+            warm_every_s: 30,
+            warm_periods: Vec::new(),
         }
     }
 }

@@ -246,3 +246,52 @@ async fn scorecard_sums_to_the_report_and_marks_silent_late_and_empty_units() ->
     }
     Ok(())
 }
+
+/// `egov migrate`'s read-only user for the dashboard: nothing without a
+/// password; on ClickHouse 18.16 (no SQL users) not created, said so, and the
+/// dashboard reads as `clickhouse.user` (read-only); on a server with SQL
+/// users created, then dropped by the test.
+#[tokio::test]
+async fn the_dashboard_user_is_made_where_the_server_allows() -> anyhow::Result<()> {
+    use egov_tools::read_only_user::{ensure, ReadOnlyUser};
+    let settings = egov_tests::unique_settings("rouser")?;
+    let mut dashboard = settings.dashboard.clone();
+    dashboard.clickhouse_user = format!("egov_test_{}", uuid::Uuid::new_v4().simple());
+    assert_eq!(
+        ensure(&settings.clickhouse, &dashboard).await?,
+        ReadOnlyUser::NotConfigured
+    );
+    dashboard.clickhouse_password = egov_runtime::config::Secret::new("s3cret");
+    let has_users = egov_runtime::clickhouse::has_sql_users(&settings.clickhouse).await?;
+    let version: String = egov_runtime::clickhouse::server_client(&settings.clickhouse)?
+        .query("SELECT version()")
+        .fetch_one()
+        .await?;
+    let outcome = ensure(&settings.clickhouse, &dashboard).await?;
+    let reads_as = dashboard.clickhouse(&settings.clickhouse, has_users);
+    assert!(reads_as.read_only);
+    if has_users {
+        let drop = format!("DROP USER IF EXISTS `{}`", dashboard.clickhouse_user);
+        egov_runtime::clickhouse::server_client(&settings.clickhouse)?
+            .query(&drop)
+            .execute()
+            .await?;
+        assert_eq!(
+            outcome,
+            ReadOnlyUser::Ensured {
+                user: dashboard.clickhouse_user.clone()
+            }
+        );
+        assert_eq!(reads_as.user, dashboard.clickhouse_user);
+    } else {
+        assert!(version.starts_with("18."), "no SQL users on {version}");
+        assert_eq!(
+            outcome,
+            ReadOnlyUser::NoSqlUsers {
+                user: dashboard.clickhouse_user.clone()
+            }
+        );
+        assert_eq!(reads_as.user, settings.clickhouse.user);
+    }
+    Ok(())
+}

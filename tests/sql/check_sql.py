@@ -151,6 +151,19 @@ CASES = [
      "H7\tresolved_early\t0\nH8\tresolved_early\t0\nH9\tresolved_late\t3\n"),
     ("dossiers", "2021-02-01", "2021-02-15", None,
      "commune\t08734\t1\t0\t0\t0\t0\t1\t0\t1\ndistrict\t244\t0\t0\t0\t0\t0\t0\t0\t0\n"),
+    # dossier, procedure, received, due, resolved ('' = still open), working days late: one unit,
+    # exactly its resolved_late + pending_overdue of dossiers.sql for the same period.
+    # H5: due Fri 5 Mar, open on 20 Mar: 8-12 and 15-19 March, 10 working days.
+    ("late_dossiers", "2021-01-01", "2021-03-20", {"000.00.02.H62"},
+     "H5\t\t2021-03-01\t2021-03-05\t\t10\n"),
+    # H9: resolved late over New Year 2022 (as the view above counts it).
+    ("late_dossiers", "2021-12-01", "2022-01-31", {"08737"},
+     "H9\t\t2021-12-28\t2021-12-30\t2022-01-05\t3\n"),
+    # H3: on time against its new due date; H4: paused; so nothing late.
+    ("late_dossiers", "2021-01-01", "2021-12-31", {"08734"}, ""),
+    # H5 is due on `to` itself: overdue at the end of that day, 0 working days after its due date.
+    ("late_dossiers", "2021-03-01", "2021-03-05", {"000.00.02.H62"},
+     "H5\t\t2021-03-01\t2021-03-05\t\t0\n"),
     # unit, system, the latest occurred_ms dated on or before `to` (occurred_ms is 1.6e12 + 1000 x the row's index)
     ("last_events", "2021-03-02", "2021-03-02", None,
      "000.00.02.H62\tonestop\t1600000019000\n08707\tdocuments\t1600000002000\n"
@@ -229,6 +242,37 @@ def main():
                     engine.run(statement)
         more = check_cases(engines, database, " (backfill run twice)")
         passed, failed = passed + more[0], failed + more[1]
+        # The dashboard's read-only user (egov migrate): modern ClickHouse has SQL users and
+        # parses every statement (chDB runs as a user without the right to create users, so
+        # executing one is refused for access, never for syntax); 18.16 has no SQL users, and
+        # egov migrate detects it by the missing system.users.
+        access = (ROOT / "schemas" / "clickhouse" / "access" / "dashboard_user.sql").read_text()
+        code = "\n".join(l for l in access.splitlines() if not l.lstrip().startswith("--"))
+        code = (code.replace("{user}", "`egov_sqlcheck_user`").replace("{database}", f"`{database}`")
+                .replace("{on_cluster}", "").replace("?", "'" + "0" * 64 + "'"))
+        users_table = "SELECT count() FROM system.tables WHERE database = 'system' AND name = 'users'"
+        for engine, expected in zip(engines, ("1\n", "0\n")):
+            got = engine.run(users_table)
+            ok = got == expected
+            for statement in ([s.strip() for s in code.split(";") if s.strip()] if expected == "1\n" else []):
+                quoted = "'" + statement.replace("\\", "\\\\").replace("'", "\\'") + "'"
+                try:
+                    engine.run(f"SELECT formatQuery({quoted})")  # parses, or raises SYNTAX_ERROR
+                    engine.run(statement)
+                    result = "ran"
+                except Exception as error:  # noqa: BLE001 - judged below
+                    result = str(error)
+                refused_for_access = "ACCESS_DENIED" in result or "UNKNOWN_ROLE" in result
+                if not (result == "ran" or refused_for_access) or "SYNTAX_ERROR" in result:
+                    ok = False
+                    print(f"  {engine.name}: {statement[:60]}…: {result[:200]}")
+            label = f"dashboard read-only user on {engine.name} (system.users: {got.strip()})"
+            if ok:
+                passed += 1
+                print(f"ok      {label}")
+            else:
+                failed += 1
+                print(f"FAILED  {label}")
         # Every query of docs/analytics.md runs on both and gives the same answer.
         import re
         doc = (ROOT / "docs" / "analytics.md").read_text(encoding="utf-8")

@@ -113,6 +113,32 @@ impl From<DossierCounts> for DossierFigures {
     }
 }
 
+impl From<&DossierFigures> for DossierCounts {
+    fn from(d: &DossierFigures) -> Self {
+        Self {
+            received: d.received,
+            carried_over: d.carried_over,
+            resolved_early: d.resolved_early,
+            resolved_on_time: d.resolved_on_time,
+            resolved_late: d.resolved_late,
+            pending_in_time: d.pending_in_time,
+            pending_overdue: d.pending_overdue,
+            online: d.online,
+        }
+    }
+}
+
+impl ByLevel<DossierFigures> {
+    /// The district and commune levels together, as the province's reports
+    /// give one-stop figures ("cấp huyện, cấp xã"): the counts summed, the
+    /// rates computed from the sums (the `district+commune` row of the tables).
+    pub fn district_and_commune(&self) -> DossierFigures {
+        DossierFigures::from(
+            DossierCounts::from(&self.district) + DossierCounts::from(&self.commune),
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ByLevel<T> {
     pub province: T,

@@ -5,6 +5,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod figures;
+pub mod late;
 pub mod query;
 pub mod render;
 pub mod scorecard;
@@ -21,6 +22,7 @@ use query::{counts_by_unit, CountsByUnit, Params};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+pub use late::{late_dossiers, LateDossier, LATE_DOSSIERS_LIMIT, LATE_DOSSIERS_SQL};
 pub use query::{DOCUMENTS_SQL, DOSSIERS_SQL, LAST_EVENTS_SQL};
 pub use scorecard::{scorecard, Scorecard, ScorecardRequest};
 
@@ -34,6 +36,8 @@ pub enum ReportError {
     ClickHouse(#[from] clickhouse::error::Error),
     #[error("clickhouse returned level `{0}`, which is none of province, district, commune")]
     UnknownLevel(String),
+    #[error("clickhouse returned `{0}` where a date YYYY-MM-DD belongs")]
+    BadDate(String),
 }
 
 /// What to report on.

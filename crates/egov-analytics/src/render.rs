@@ -1,8 +1,6 @@
 //! The report as tables a person reads (without `--format json`).
 
-use crate::figures::{
-    ByLevel, DocumentFigures, DossierCounts, DossierFigures, Report, UnitFigures,
-};
+use crate::figures::{ByLevel, DocumentFigures, DossierFigures, Report, UnitFigures};
 use egov_model::format::thousands;
 use std::fmt::Write;
 
@@ -83,19 +81,6 @@ fn dossier_cells(d: &DossierFigures) -> Vec<String> {
     ]
 }
 
-fn counts_of(d: &DossierFigures) -> DossierCounts {
-    DossierCounts {
-        received: d.received,
-        carried_over: d.carried_over,
-        resolved_early: d.resolved_early,
-        resolved_on_time: d.resolved_on_time,
-        resolved_late: d.resolved_late,
-        pending_in_time: d.pending_in_time,
-        pending_overdue: d.pending_overdue,
-        online: d.online,
-    }
-}
-
 const DOCUMENT_HEADER: [&str; 4] = ["incoming", "outgoing", "signed", "signed rate"];
 const DOSSIER_HEADER: [&str; 12] = [
     "received",
@@ -140,9 +125,7 @@ pub fn report_tables(report: &Report) -> String {
         .collect();
     // The provincial report sums the district and commune levels (its one-stop
     // figures "cấp huyện, cấp xã"), so show that sum too, rates from its counts.
-    let local = DossierFigures::from(
-        counts_of(&report.dossiers.district) + counts_of(&report.dossiers.commune),
-    );
+    let local = report.dossiers.district_and_commune();
     rows.insert(3, with_level("district+commune", dossier_cells(&local)));
     let header: Vec<&str> = std::iter::once("dossiers").chain(DOSSIER_HEADER).collect();
     table(

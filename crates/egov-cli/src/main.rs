@@ -282,6 +282,8 @@ fn check_config(file: Option<&std::path::Path>, settings: &Settings) -> anyhow::
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let catalogue = settings.catalogue.load()?;
     egov_tools::migrate::migrate(&settings.clickhouse, &catalogue).await?;
+    // The dashboard's read-only user, where the server has SQL users (it logs what it did).
+    egov_tools::read_only_user::ensure(&settings.clickhouse, &settings.dashboard).await?;
     Ok(())
 }
 

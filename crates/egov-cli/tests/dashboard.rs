@@ -6,6 +6,9 @@
 //! the language switched; a screenshot of each page saved under
 //! `target/dashboard-screens/`.
 
+#[path = "dashboard/late.rs"]
+mod late;
+
 use anyhow::{bail, Context};
 use calamine::{Reader, Xlsx};
 use egov_dashboard::i18n::Lang;
@@ -224,6 +227,11 @@ fn assert_same(page: &BTreeMap<String, String>, expected: &BTreeMap<String, Valu
 }
 
 fn egov_json(args: &[&str], env: &[(String, String)]) -> anyhow::Result<Value> {
+    Ok(serde_json::from_str(&egov_text(args, env)?)?)
+}
+
+/// What `egov ARGS` prints.
+fn egov_text(args: &[&str], env: &[(String, String)]) -> anyhow::Result<String> {
     let output = Command::new(env!("CARGO_BIN_EXE_egov"))
         .args(args)
         .env_remove("EGOV_CONFIG")
@@ -233,7 +241,7 @@ fn egov_json(args: &[&str], env: &[(String, String)]) -> anyhow::Result<Value> {
     if !output.status.success() {
         bail!("egov {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     }
-    Ok(serde_json::from_slice(&output.stdout)?)
+    Ok(String::from_utf8(output.stdout)?)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,6 +344,41 @@ async fn every_page_in_a_browser_shows_the_report_s_figures() -> anyhow::Result<
     flatten("dossiers", &report["dossiers"], &mut expected);
     let page = figures(&dom);
     assert_same(&page, &expected, "overview");
+    // The district+commune row, as `egov report`'s tables print it.
+    let tables = egov_text(&["report", "--from", &from, "--to", &to], &env)?;
+    let line = tables
+        .lines()
+        .find(|l| l.starts_with("district+commune"))
+        .context("egov report prints no district+commune row")?;
+    let cells: Vec<&str> = line.split_whitespace().skip(1).collect();
+    let keys = [
+        "received",
+        "carried_over",
+        "in_period",
+        "due",
+        "resolved_early",
+        "resolved_on_time",
+        "resolved_late",
+        "pending_in_time",
+        "pending_overdue",
+        "on_time_rate",
+        "online",
+        "online_share",
+    ];
+    assert_eq!(cells.len(), keys.len(), "{line}");
+    for (key, cell) in keys.iter().zip(&cells) {
+        let value = page
+            .get(&format!("dossiers.district+commune.{key}"))
+            .with_context(|| format!("no district+commune {key} on the page"))?;
+        if key.ends_with("_rate") || key.ends_with("_share") {
+            let printed = value
+                .parse::<f64>()
+                .map_or_else(|_| "–".to_owned(), |r| format!("{:.2}%", r * 100.0));
+            assert_eq!(&printed, cell, "district+commune {key}");
+        } else {
+            assert_eq!(value, &cell.replace(',', ""), "district+commune {key}");
+        }
+    }
     let total = report["dossiers"]["total"]["received"]
         .as_u64()
         .unwrap_or(0);
@@ -401,6 +444,10 @@ async fn every_page_in_a_browser_shows_the_report_s_figures() -> anyhow::Result<
         4,
         "four charts on the unit page"
     );
+    assert!(
+        dom.contains(">Hồ sơ trễ hạn</h3>"),
+        "the late dossiers, in Vietnamese"
+    );
     // Dossiers received add up over the months.
     let monthly: u64 = page
         .iter()
@@ -457,6 +504,15 @@ async fn every_page_in_a_browser_shows_the_report_s_figures() -> anyhow::Result<
         );
     }
     assert_same(&page, &expected, "scorecard");
+    late::check(
+        &browser,
+        &dashboard,
+        settings,
+        units,
+        (scenario.from, scenario.to),
+        &screens,
+    )
+    .await?;
     assert!(dom.contains(&format!("id=\"summary\" data-units=\"{}\"", units.len())));
     let xlsx_link = link(&dom, "id=\"download-xlsx\"").context("no XLSX link")?;
     let bytes = reqwest::get(dashboard.url(&xlsx_link))

@@ -66,6 +66,8 @@ pub enum Text {
     StillOpen,
     WorkingDaysLate,
     NoLateDossiers,
+    LateOrder,
+    WorkingDaysNote,
     EventsPerMinute,
     LastHour,
     ConsumerLag,
@@ -152,6 +154,14 @@ impl Text {
             StillOpen => ("Chưa giải quyết", "Still open"),
             WorkingDaysLate => ("Số ngày làm việc trễ", "Working days late"),
             NoLateDossiers => ("Không có hồ sơ trễ hạn.", "No late dossiers."),
+            LateOrder => (
+                "Xếp theo số ngày làm việc trễ, nhiều nhất trước; hiển thị tối đa",
+                "Most working days late first; at most",
+            ),
+            WorkingDaysNote => (
+                "Ngày làm việc: thứ Hai đến thứ Sáu, trừ ngày nghỉ lễ, sau hạn trả kết quả đến ngày có kết quả (hồ sơ chưa giải quyết: đến ngày cuối kỳ).",
+                "Working days: Monday to Friday except public holidays, after the due date up to the resolution (an open dossier: up to the period's last day).",
+            ),
             EventsPerMinute => ("Sự kiện mỗi phút", "Events per minute"),
             LastHour => ("60 phút gần nhất", "last 60 minutes"),
             ConsumerLag => ("Độ trễ xử lý (Kafka)", "Consumer lag (Kafka)"),

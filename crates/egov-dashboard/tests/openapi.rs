@@ -4,6 +4,8 @@
 
 use chrono::{NaiveDate, Utc};
 use egov_analytics::figures::{DocumentCounts, DossierCounts, Period, Report};
+use egov_analytics::LateDossier;
+use egov_dashboard::pages::late::LateList;
 use egov_dashboard::pages::pipeline::{DeadLetters, GroupLag, MinuteCount, PipelineData};
 use egov_dashboard::pages::unit::{PeriodFigures, UnitData, UnitInfo};
 use egov_dashboard::{API, OPENAPI_JSON};
@@ -97,8 +99,45 @@ fn the_answers_match_their_schemas() -> anyhow::Result<()> {
             figures(day(1, 1), day(1, 31)),
             figures(day(2, 1), day(2, 28)),
         ],
+        late_dossiers: LateList::new(
+            vec![
+                LateDossier {
+                    dossier_id: "H1".into(),
+                    procedure_code: "1.001".into(),
+                    received: day(3, 1),
+                    due: day(3, 5),
+                    resolved: None,
+                    working_days_late: 10,
+                },
+                LateDossier {
+                    dossier_id: "H2".into(),
+                    procedure_code: "1.002".into(),
+                    received: day(3, 1),
+                    due: day(3, 5),
+                    resolved: Some(day(3, 9)),
+                    working_days_late: 2,
+                },
+            ],
+            &report.dossiers.total,
+        ),
     };
-    check("Unit", &serde_json::to_value(&unit)?)?;
+    let unit_json = serde_json::to_value(&unit)?;
+    check("Unit", &unit_json)?;
+    assert_eq!(
+        unit_json["late_dossiers"]["total"], 3,
+        "resolved_late + pending_overdue"
+    );
+    assert_eq!(
+        unit_json["late_dossiers"]["dossiers"][0]["resolved"],
+        Value::Null
+    );
+    assert_eq!(
+        unit_json["late_dossiers"]["dossiers"][1]["resolved"],
+        "2021-03-09"
+    );
+    let mut wrong = unit_json.clone();
+    wrong["late_dossiers"]["dossiers"][0]["working_days_late"] = json!(-1);
+    assert!(!validator("Unit")?.is_valid(&wrong));
 
     let pipeline = PipelineData {
         at: Utc::now(),

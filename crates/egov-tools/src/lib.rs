@@ -1,5 +1,6 @@
 //! The operator's tools, each a command of `egov`: `migrate` (the ClickHouse
-//! schema on one server or a cluster, and the unit catalogue), `reconcile`
+//! schema on one server or a cluster, the unit catalogue, and the dashboard's
+//! read-only user where the server allows: `read_only_user`), `reconcile`
 //! (accepted events against rows in ClickHouse), `status` (one screen for an
 //! operator) and `dlq` (the dead letters listed and replayed). None of them
 //! is a service; the services' own code is in egov-ingest, egov-transform and
@@ -9,5 +10,6 @@
 pub mod dlq;
 pub mod migrate;
 pub mod migrate_cluster;
+pub mod read_only_user;
 pub mod reconcile;
 pub mod status;

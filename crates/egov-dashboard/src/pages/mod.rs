@@ -1,5 +1,6 @@
 //! One module per page: its data (also the JSON of `/api/…`) and its HTML.
 
+pub mod late;
 pub mod overview;
 pub mod pipeline;
 pub mod scorecard;

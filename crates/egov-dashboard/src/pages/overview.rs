@@ -1,5 +1,6 @@
 //! The overview: the figures of `egov report` per level and in total for the
-//! period (the analytics library's report, unchanged).
+//! period (the analytics library's report, unchanged), and the dossiers of the
+//! district and commune levels together as `egov report`'s tables print them.
 
 use crate::html::{self, count_cell, header_row, rate_cell, Frame, Nav};
 use crate::i18n::{Lang, Text};
@@ -225,6 +226,14 @@ fn render(frame: &Frame, report: &Report) -> String {
         };
         dossier_row(&mut out, level, frame.t(text), figures, lang);
     }
+    // As `egov report`'s tables: the two levels the province's reports sum.
+    dossier_row(
+        &mut out,
+        "district+commune",
+        frame.t(Text::DistrictAndCommune),
+        &report.dossiers.district_and_commune(),
+        lang,
+    );
     dossier_row(
         &mut out,
         "total",

@@ -1,7 +1,8 @@
 //! One unit: its figures for the period, its monthly trend (documents, signing
-//! rate, dossiers, on-time rate) as charts. The figures are the report's per
-//! unit (`egov report --by-unit`), for the unit's own events.
+//! rate, dossiers, on-time rate) as charts, and its late dossiers. The figures
+//! are the report's per unit (`egov report --by-unit`), for the unit's own events.
 
+use super::late::{self, LateList};
 use crate::html::{self, count_cell, header_row, rate_cell, Frame, Nav};
 use crate::i18n::{Lang, Text};
 use crate::svg::{self, Chart, Kind, Series, COLORS};
@@ -56,6 +57,8 @@ pub struct UnitData {
     pub figures: PeriodFigures,
     /// Each calendar month of the period (the first and last cut to it).
     pub months: Vec<PeriodFigures>,
+    /// The dossiers the period's figures count late.
+    pub late_dossiers: LateList,
 }
 
 /// The calendar months of a period, cut to it.
@@ -118,21 +121,28 @@ async fn data(state: &AppState, code: &str, period: Period) -> Result<UnitData, 
     let months = months(period);
     let key = format!("unit {code} {} {}", period.from, period.to);
     let (task_state, task_code) = (state.clone(), code.to_owned());
-    let (figures, months) = state
+    let (figures, months, late) = state
         .figures(key, async move {
             let (state, code) = (&task_state, task_code.as_str());
             let all = months.iter().map(|m| unit_figures(state, code, m.clone()));
-            let (figures, months) = tokio::join!(
+            let (figures, months, late) = tokio::join!(
                 unit_figures(state, code, whole),
-                futures::future::join_all(all)
+                futures::future::join_all(all),
+                late::fetch(state, code, period.from, period.to)
             );
-            Ok((figures?, months.into_iter().collect::<Result<Vec<_>, _>>()?))
+            Ok((
+                figures?,
+                months.into_iter().collect::<Result<Vec<_>, _>>()?,
+                late?,
+            ))
         })
         .await?;
+    let late_dossiers = LateList::new(late, &figures.dossiers);
     Ok(UnitData {
         unit: UnitInfo::from(unit),
         figures,
         months,
+        late_dossiers,
     })
 }
 
@@ -403,6 +413,7 @@ fn render(frame: &Frame, data: &UnitData) -> String {
     }
     out.push_str("</table>");
 
+    late::render(&mut out, frame, &data.late_dossiers);
     out
 }
 

@@ -4,10 +4,14 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use egov_model::Catalogue;
+use egov_scenario::provinces::{national_catalogue, MAX_PROVINCES};
 use egov_scenario::push::{push, PushOptions, PushStats, Target as PushTarget};
 use egov_scenario::reference::Reference;
 use egov_scenario::report2021::{Report2021, DEFAULT_SEED, WINDOWS};
 use egov_scenario::{batches_of_values, random, sample, DEFAULT_BATCH_SIZE};
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,6 +26,10 @@ pub enum ScenarioCommand {
     /// pushing it again changes no figure.
     #[command(name = "report-2021")]
     Report2021(Report2021Args),
+    /// The unit catalogue of `report-2021 --provinces N` as a units CSV (the
+    /// format of `seeds/units.csv`): give it to every service with
+    /// `EGOV__CATALOGUE__PATH` (and run `egov migrate`) before pushing.
+    Catalogue(CatalogueArgs),
     /// A small random scenario (dossiers and documents around a random
     /// window, with duplicates and shuffles); prints its reference figures.
     Random(RandomArgs),
@@ -88,6 +96,12 @@ pub struct Report2021Args {
     /// Send every event in exactly the opposite order.
     #[arg(long)]
     reverse: bool,
+    /// Send the stream from this many provinces: province 1 with the
+    /// catalogue's own unit codes, provinces 2..=N with copies of them
+    /// (`S02-26`, `S02-08707`, ...), each with the 2021 figures. The pipeline
+    /// needs their catalogue (`egov scenario catalogue --provinces N`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_PROVINCES)))]
+    provinces: u16,
     /// Push the whole stream this many times.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     repeat: u32,
@@ -99,6 +113,16 @@ pub struct Report2021Args {
     /// documents, resends, late deliveries) as JSON and push nothing.
     #[arg(long)]
     print_composition: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogueArgs {
+    /// Provinces: 1 is `seeds/units.csv` itself.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_PROVINCES)))]
+    provinces: u16,
+    /// Write it to this file instead of standard output.
+    #[arg(long)]
+    output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +145,7 @@ pub async fn run(command: ScenarioCommand) -> anyhow::Result<()> {
     match command {
         ScenarioCommand::Sample(target) => run_sample(&target).await,
         ScenarioCommand::Report2021(args) => run_report_2021(args).await,
+        ScenarioCommand::Catalogue(args) => write_catalogue(&args),
         ScenarioCommand::Random(args) => run_random(args).await,
     }
 }
@@ -155,16 +180,37 @@ fn summary(stats: &PushStats) -> String {
     )
 }
 
+fn write_catalogue(args: &CatalogueArgs) -> anyhow::Result<()> {
+    let catalogue = national_catalogue(&Catalogue::embedded()?, args.provinces)?;
+    match &args.output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            catalogue.write_csv(&mut out)?;
+            out.flush()?;
+        }
+        None => catalogue.write_csv(std::io::stdout().lock())?,
+    }
+    Ok(())
+}
+
 async fn run_report_2021(args: Report2021Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    let seed = args.seed;
-    let scenario = tokio::task::spawn_blocking(move || Report2021::generate(seed))
-        .await?
-        .with_context(|| format!("generating the report-2021 scenario of seed {seed}"))?;
+    let (seed, provinces) = (args.seed, args.provinces);
+    let scenario =
+        tokio::task::spawn_blocking(move || Report2021::generate_provinces(seed, provinces))
+            .await?
+            .with_context(|| format!("generating the report-2021 scenario of seed {seed}"))?;
     let scenario = Arc::new(scenario);
     let composition = scenario.composition();
+    let of_provinces = if provinces > 1 {
+        format!(" x {provinces} provinces = {} events", scenario.len())
+    } else {
+        String::new()
+    };
     eprintln!(
-        "report-2021 (seed {seed}): {} events ({} resent copies, {} delivered late), generated in {:.1} s",
+        "report-2021 (seed {seed}): {} events ({} resent copies, {} delivered late){of_provinces}, generated in {:.1} s",
         composition.events,
         composition.resent_copies,
         composition.delayed_events,

@@ -2,14 +2,14 @@
 //! provincial agencies, each with a level, a parent and validity dates.
 //! Ingest and transform read the same file (`seeds/units.csv` by default,
 //! built into the binary) and `egov migrate` loads it into ClickHouse.
-//! Parsing only: reading a configured file is the runtime's
-//! (`egov_runtime::config::CatalogueConfig::load`).
+//! Parsing and writing the CSV only: reading a configured file is the
+//! runtime's (`egov_runtime::config::CatalogueConfig::load`).
 
 use crate::model::Level;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Write};
 
 /// The catalogue shipped with the project, built into the binary.
 pub const EMBEDDED_UNITS_CSV: &str = include_str!("../../../seeds/units.csv");
@@ -27,7 +27,21 @@ pub enum CatalogueError {
     Duplicate { code: String },
     #[error("unit catalogue: unit `{code}` has parent `{parent}`, which is not in the catalogue")]
     UnknownParent { code: String, parent: String },
+    #[error("writing unit catalogue: {0}")]
+    Write(#[source] csv::Error),
 }
+
+/// The columns of `seeds/units.csv`, in order.
+const COLUMNS: [&str; 8] = [
+    "code",
+    "level",
+    "kind",
+    "name",
+    "parent_code",
+    "district_code",
+    "valid_from",
+    "valid_to",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Unit {
@@ -81,12 +95,23 @@ impl Catalogue {
     /// A units CSV in the format of `seeds/units.csv`.
     pub fn from_reader(input: impl Read) -> Result<Self, CatalogueError> {
         let mut reader = csv::Reader::from_reader(input);
+        let units = reader
+            .deserialize::<Unit>()
+            .map(|record| {
+                record.map_err(|source| CatalogueError::Parse {
+                    line: source.position().map_or(0, |p| p.line()),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::from_units(units)
+    }
+
+    /// A catalogue of `units`, in that order: every code once, every parent
+    /// in the catalogue.
+    pub fn from_units(units: impl IntoIterator<Item = Unit>) -> Result<Self, CatalogueError> {
         let mut catalogue = Catalogue::default();
-        for record in reader.deserialize::<Unit>() {
-            let unit = record.map_err(|source| CatalogueError::Parse {
-                line: source.position().map_or(0, |p| p.line()),
-                source,
-            })?;
+        for unit in units {
             if catalogue.units.contains_key(&unit.code) {
                 return Err(CatalogueError::Duplicate { code: unit.code });
             }
@@ -104,6 +129,37 @@ impl Catalogue {
             }
         }
         Ok(catalogue)
+    }
+
+    /// Writes the catalogue as a units CSV in the format of
+    /// `seeds/units.csv` (header, file order, quotes only where needed, `\n`),
+    /// which [`Catalogue::from_reader`] reads back.
+    pub fn write_csv(&self, output: impl Write) -> Result<(), CatalogueError> {
+        let mut writer = csv::Writer::from_writer(output);
+        writer
+            .write_record(COLUMNS)
+            .map_err(CatalogueError::Write)?;
+        for unit in self.units() {
+            let (valid_from, valid_to) = (
+                unit.valid_from.format("%Y-%m-%d").to_string(),
+                unit.valid_to
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default(),
+            );
+            writer
+                .write_record([
+                    unit.code.as_str(),
+                    unit.level.as_str(),
+                    unit.kind.as_str(),
+                    unit.name.as_str(),
+                    unit.parent_code.as_deref().unwrap_or_default(),
+                    unit.district_code.as_deref().unwrap_or_default(),
+                    valid_from.as_str(),
+                    valid_to.as_str(),
+                ])
+                .map_err(CatalogueError::Write)?;
+        }
+        writer.flush().map_err(|e| CatalogueError::Write(e.into()))
     }
 
     pub fn get(&self, code: &str) -> Option<&Unit> {
@@ -149,6 +205,17 @@ mod tests {
             .ok_or_else(|| anyhow::anyhow!("no 08707"))?;
         assert_eq!(commune.level, Level::Commune);
         assert_eq!(commune.district_code.as_deref(), Some("243"));
+        Ok(())
+    }
+
+    #[test]
+    fn written_csv_is_the_seed_file_byte_for_byte() -> anyhow::Result<()> {
+        let catalogue = Catalogue::embedded()?;
+        let mut out = Vec::new();
+        catalogue.write_csv(&mut out)?;
+        assert_eq!(String::from_utf8(out.clone())?, EMBEDDED_UNITS_CSV);
+        let again = Catalogue::from_reader(out.as_slice())?;
+        assert!(again.units().eq(catalogue.units()));
         Ok(())
     }
 

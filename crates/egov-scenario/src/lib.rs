@@ -1,7 +1,9 @@
 //! Event scenarios for the egov pipeline:
 //!
 //! - [`report2021`]: the deterministic 2021 stream of Vĩnh Phúc that reproduces
-//!   the figures of the 2021 report (`egov scenario report-2021`);
+//!   the figures of the 2021 report (`egov scenario report-2021`), sent by
+//!   one province or, at country scale, by N ([`provinces`]: their codes and
+//!   their national unit catalogue);
 //! - [`random`]: small random scenarios for end-to-end tests;
 //! - [`reference`]: an independent in-memory implementation of the figures of
 //!   contract section 5, to compare `egov report` with;
@@ -12,6 +14,7 @@
 pub mod batch;
 pub mod clock;
 pub mod procedures;
+pub mod provinces;
 pub mod push;
 pub mod random;
 pub mod reference;

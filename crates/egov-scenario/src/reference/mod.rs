@@ -132,7 +132,12 @@ pub struct Reference {
 impl Reference {
     /// An empty reference over the unit catalogue built into the binary.
     pub fn new() -> Result<Self, ReferenceError> {
-        let catalogue = Catalogue::embedded()?;
+        Ok(Self::with_catalogue(&Catalogue::embedded()?))
+    }
+
+    /// An empty reference over `catalogue` (e.g. the national one of
+    /// several provinces, [`crate::provinces::national_catalogue`]).
+    pub fn with_catalogue(catalogue: &Catalogue) -> Self {
         let mut units = HashMap::new();
         let mut codes = Vec::new();
         for unit in catalogue.units() {
@@ -140,13 +145,13 @@ impl Reference {
             units.insert(unit.code.clone(), (index, unit.level));
             codes.push(unit.code.clone());
         }
-        Ok(Self {
+        Self {
             units,
             codes,
             documents: HashMap::new(),
             dossiers: HashMap::new(),
             events: 0,
-        })
+        }
     }
 
     /// Events added so far (duplicates included).

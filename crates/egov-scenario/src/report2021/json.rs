@@ -209,18 +209,18 @@ enum Payload<'a> {
 }
 
 impl Report2021 {
-    fn unit_code(&self, unit: u16) -> &str {
-        self.units
-            .get(usize::from(unit))
-            .map_or("", |u| u.code.as_str())
+    /// The code of plan unit `unit` in province `province` (0-based).
+    fn unit_code(&self, unit: u16, province: u16) -> &str {
+        let index = usize::from(province) * self.units.len() + usize::from(unit);
+        self.codes.get(index).map_or("", String::as_str)
     }
 
-    fn entity_id(&self, ev: &Ev) -> EntityId<'_> {
+    fn entity_id(&self, ev: &Ev, province: u16) -> EntityId<'_> {
         if ev.kind.is_document() {
             self.docs
                 .get(ev.entity as usize)
                 .map_or(EntityId::Missing, |doc| EntityId::Document {
-                    unit: self.unit_code(doc.unit),
+                    unit: self.unit_code(doc.unit, province),
                     incoming: doc.incoming,
                     year: clock::year_of(local_day(doc.first_at)),
                     seq: doc.seq,
@@ -229,15 +229,15 @@ impl Report2021 {
             self.dossiers
                 .get(ev.entity as usize)
                 .map_or(EntityId::Missing, |dossier| EntityId::Dossier {
-                    unit: self.unit_code(dossier.unit),
+                    unit: self.unit_code(dossier.unit, province),
                     received: local_day(dossier.received_at),
                     seq: dossier.seq,
                 })
         }
     }
 
-    fn payload(&self, ev: &Ev, unit: u16) -> Payload<'_> {
-        let entity = || self.entity_id(ev);
+    fn payload(&self, ev: &Ev, unit: u16, province: u16) -> Payload<'_> {
+        let entity = || self.entity_id(ev, province);
         // Details that do not change a figure, drawn from the document's index.
         let h = mix(self.seed ^ (u64::from(ev.entity) << 20) ^ 0xd0c);
         let doc_channel = || {
@@ -329,24 +329,36 @@ impl Report2021 {
         }
     }
 
-    /// Appends the event's JSON to `out`.
-    pub(super) fn write_event(&self, ev: &Ev, out: &mut Vec<u8>) {
-        let unit = if ev.kind.is_document() {
+    /// The code of the unit that sends `ev` in province `province` (0-based).
+    pub(super) fn event_unit_code(&self, ev: &Ev, province: u16) -> &str {
+        self.unit_code(self.plan_unit(ev), province)
+    }
+
+    /// The plan's index of the unit of `ev`'s document or dossier.
+    fn plan_unit(&self, ev: &Ev) -> u16 {
+        if ev.kind.is_document() {
             self.docs.get(ev.entity as usize).map_or(0, |d| d.unit)
         } else {
             self.dossiers.get(ev.entity as usize).map_or(0, |d| d.unit)
-        };
+        }
+    }
+
+    /// Appends the event's JSON, as province `province` (0-based) sends
+    /// it, to `out`: the same event in every province but for the unit codes
+    /// (and so the ids, which start with them).
+    pub(super) fn write_event(&self, ev: &Ev, province: u16, out: &mut Vec<u8>) {
+        let unit = self.plan_unit(ev);
         let event = EventJson {
             event_id: EventId {
-                entity: self.entity_id(ev),
+                entity: self.entity_id(ev, province),
                 tag: ev.kind.tag(),
                 ordinal: ev.ordinal,
             },
             event_type: ev.kind.event_type().as_str(),
             occurred_at: LocalTime(ev.at),
-            unit_code: self.unit_code(unit),
+            unit_code: self.unit_code(unit, province),
             schema_version: 1,
-            payload: self.payload(ev, unit),
+            payload: self.payload(ev, unit, province),
         };
         // Serialising into a Vec cannot fail: every field is written infallibly.
         serde_json::to_writer(out, &event).ok();

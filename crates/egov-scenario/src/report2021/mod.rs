@@ -20,6 +20,12 @@
 //! `lifecycle` (building the plan), `delivery` (the natural order and
 //! resends), `json` (an event's JSON); this module holds the scenario and
 //! its stream.
+//!
+//! Country scale: [`Report2021::generate_provinces`] sends the same plan once
+//! per province, each copy with its province's unit codes
+//! ([`crate::provinces`]): every event of the natural order is followed by its
+//! copies in provinces 2..=N, so all provinces send at the same pace. With one
+//! province the stream is exactly [`Report2021::generate`]'s.
 
 mod delivery;
 mod documents;
@@ -37,6 +43,7 @@ pub use targets::{
 
 use crate::batch::{Batch, Batcher};
 use crate::clock::{self, instant, ymd, Calendar, Day};
+use crate::provinces;
 use crate::reference::{Reference, ReferenceError};
 use crate::units::{self, UnitInfo};
 use crate::ScenarioError;
@@ -74,12 +81,20 @@ pub struct Composition {
     pub dossier_channels: BTreeMap<String, u64>,
 }
 
-/// The generated scenario: a compact plan and the events in natural order.
+/// The generated scenario: a compact plan and the events in natural order,
+/// sent by one or more provinces.
 #[derive(Debug)]
 pub struct Report2021 {
     seed: u64,
     calendar: Calendar,
+    /// Province 1's units, which the plan indexes.
     units: Vec<UnitInfo>,
+    /// The provinces that send the plan, 1..=[`provinces::MAX_PROVINCES`].
+    provinces: u16,
+    /// Every province's unit codes, province after province, in the order of `units`.
+    codes: Vec<String>,
+    /// The units of every province.
+    catalogue: Catalogue,
     senders: [Vec<String>; 3],
     docs: Vec<DocPlan>,
     dossiers: Vec<DossierPlan>,
@@ -146,6 +161,8 @@ impl Builder<'_> {
 pub struct EventRef<'a> {
     scenario: &'a Report2021,
     ev: &'a Ev,
+    /// 0-based.
+    province: u16,
 }
 
 impl EventRef<'_> {
@@ -157,14 +174,25 @@ impl EventRef<'_> {
         self.event_type().system()
     }
 
-    /// Copies of one event (resends) share the identity.
+    /// Copies of one event (resends) share the identity; the same event of
+    /// two provinces too (see [`EventRef::province`]).
     pub fn identity(&self) -> u32 {
         self.ev.uid
+    }
+
+    /// The province that sends the event, 1-based (1: Vĩnh Phúc's own codes).
+    pub fn province(&self) -> u16 {
+        self.province + 1
     }
 
     /// 0 for the first sending, 1.. for resends.
     pub fn copy(&self) -> u8 {
         self.ev.copy
+    }
+
+    /// The code of the unit that sends it (its province's).
+    pub fn unit_code(&self) -> &str {
+        self.scenario.event_unit_code(self.ev, self.province)
     }
 
     /// occurred_at, seconds since the epoch.
@@ -174,7 +202,7 @@ impl EventRef<'_> {
 
     /// The event as JSON, appended to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        self.scenario.write_event(self.ev, out);
+        self.scenario.write_event(self.ev, self.province, out);
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -192,9 +220,26 @@ impl Report2021 {
     /// Builds the scenario of `seed` (about 2.4 million events; a few seconds
     /// in release, about 100 MB).
     pub fn generate(seed: u64) -> Result<Self, ScenarioError> {
+        Self::generate_provinces(seed, 1)
+    }
+
+    /// The scenario of `seed` sent by `provinces` provinces (clamped to
+    /// 1..=[`provinces::MAX_PROVINCES`]): `provinces` times the events,
+    /// each province's figures those of the 2021 report; the plan (and the
+    /// memory) is one province's.
+    pub fn generate_provinces(seed: u64, provinces: u16) -> Result<Self, ScenarioError> {
+        let provinces = provinces.clamp(1, provinces::MAX_PROVINCES);
         let calendar = Calendar::embedded()?;
-        let catalogue = Catalogue::embedded()?;
-        let units = units::units(&catalogue);
+        let base = Catalogue::embedded()?;
+        let units = units::units(&base);
+        let catalogue = provinces::national_catalogue(&base, provinces)?;
+        let codes = (1..=provinces)
+            .flat_map(|p| {
+                units
+                    .iter()
+                    .map(move |u| provinces::unit_code(&u.code, p).into_owned())
+            })
+            .collect();
         let (first, last) = (clock::day_of(FIRST_DAY), clock::day_of(ymd(2022, 3, 31)));
         let doc_days = DayWeights::new(first, last, |day| {
             season(day) * if calendar.is_working(day) { 1.0 } else { 0.03 }
@@ -236,6 +281,9 @@ impl Report2021 {
             seed,
             calendar,
             units,
+            provinces,
+            codes,
+            catalogue,
             senders,
             docs,
             dossiers,
@@ -248,27 +296,49 @@ impl Report2021 {
         self.seed
     }
 
-    /// Events in the stream, resends included.
+    /// The provinces that send the stream.
+    pub fn provinces(&self) -> u16 {
+        self.provinces
+    }
+
+    /// The unit catalogue of every province of the stream (`seeds/units.csv`
+    /// for one province).
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
+    /// Events in the stream, resends included, of every province.
     pub fn len(&self) -> usize {
-        self.events.len()
+        self.events.len() * usize::from(self.provinces)
     }
 
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
 
+    /// What one province's stream contains (every province's is the same).
     pub fn composition(&self) -> &Composition {
         &self.composition
     }
 
     /// The stream in natural order, or in exactly the opposite order.
     pub fn events(&self, reverse: bool) -> Box<dyn Iterator<Item = EventRef<'_>> + '_> {
-        let wrap = move |ev| EventRef { scenario: self, ev };
-        if reverse {
-            Box::new(self.events.iter().rev().map(wrap))
-        } else {
-            Box::new(self.events.iter().map(wrap))
-        }
+        let len = self.len();
+        let at = move |i: usize| if reverse { len - 1 - i } else { i };
+        Box::new((0..len).filter_map(move |i| self.event_at(at(i))))
+    }
+
+    /// The `index`th event of the natural order: event `index / provinces`
+    /// of the plan, sent by province `index % provinces`.
+    fn event_at(&self, index: usize) -> Option<EventRef<'_>> {
+        let provinces = usize::from(self.provinces);
+        let ev = self.events.get(index / provinces)?;
+        let province = u16::try_from(index % provinces).ok()?;
+        Some(EventRef {
+            scenario: self,
+            ev,
+            province,
+        })
     }
 
     /// Request bodies of at most `batch_size` events, per source system.
@@ -283,9 +353,10 @@ impl Report2021 {
         }
     }
 
-    /// The reference figures' accumulator over the whole stream (as JSON).
+    /// The reference figures' accumulator over the whole stream (as JSON),
+    /// over the catalogue of its provinces.
     pub fn reference(&self, reverse: bool) -> Result<Reference, ReferenceError> {
-        let mut reference = Reference::new()?;
+        let mut reference = Reference::with_catalogue(&self.catalogue);
         let mut buf = Vec::with_capacity(512);
         for event in self.events(reverse) {
             buf.clear();
@@ -301,7 +372,8 @@ pub struct Batches {
     scenario: Arc<Report2021>,
     reverse: bool,
     next: usize,
-    batcher: Batcher<u32>,
+    /// An event's identity and province.
+    batcher: Batcher<(u32, u16)>,
     ready: VecDeque<Batch>,
     flushed: bool,
 }
@@ -314,7 +386,7 @@ impl Iterator for Batches {
             if let Some(batch) = self.ready.pop_front() {
                 return Some(batch);
             }
-            let len = self.scenario.events.len();
+            let len = self.scenario.len();
             if self.next >= len {
                 if self.flushed {
                     return None;
@@ -329,13 +401,11 @@ impl Iterator for Batches {
                 self.next
             };
             self.next += 1;
-            let scenario = &self.scenario;
-            if let Some(ev) = scenario.events.get(index) {
+            if let Some(event) = self.scenario.event_at(index) {
+                let identity = (event.identity(), event.province);
                 let full = self
                     .batcher
-                    .push(ev.kind.event_type().system(), ev.uid, |out| {
-                        scenario.write_event(ev, out);
-                    });
+                    .push(event.system(), identity, |out| event.write_json(out));
                 self.ready.extend(full);
             }
         }

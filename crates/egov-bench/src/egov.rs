@@ -209,37 +209,22 @@ pub fn egov_env(
     raw_topic: &str,
     ingest_addr: &str,
 ) -> anyhow::Result<Vec<(String, String)>> {
-    let kafka = &settings.kafka;
-    let mut env: Vec<(String, String)> = [
-        ("EGOV__KAFKA__BROKERS", kafka.brokers.clone()),
-        ("EGOV__KAFKA__RAW_TOPIC", raw_topic.to_owned()),
-        ("EGOV__KAFKA__CURATED_TOPIC", names.curated.clone()),
-        ("EGOV__KAFKA__DLQ_TOPIC", names.dlq.clone()),
-        (
-            "EGOV__KAFKA__TRANSFORM_GROUP",
-            names.transform_group.clone(),
-        ),
-        ("EGOV__KAFKA__LOAD_GROUP", names.load_group.clone()),
-        ("EGOV__KAFKA__PARTITIONS", kafka.partitions.to_string()),
-        ("EGOV__CLICKHOUSE__URL", settings.clickhouse.url.clone()),
-        ("EGOV__CLICKHOUSE__USER", settings.clickhouse.user.clone()),
-        (
-            "EGOV__CLICKHOUSE__PASSWORD",
-            settings.clickhouse.password.expose().to_owned(),
-        ),
-        ("EGOV__CLICKHOUSE__DATABASE", names.pipeline_db.clone()),
-        ("EGOV__INGEST__LISTEN", ingest_addr.to_owned()),
-        (
-            "EGOV__TRANSFORM__LISTEN",
-            format!("127.0.0.1:{}", free_port()?),
-        ),
-        ("EGOV__LOAD__LISTEN", format!("127.0.0.1:{}", free_port()?)),
-        // The development tokens (crate::ingest uses them).
-        ("EGOV__INGEST__DEV_TOKENS", "true".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let mut child = settings.clone();
+    child.kafka.raw_topic = raw_topic.to_owned();
+    child.kafka.curated_topic.clone_from(&names.curated);
+    child.kafka.dlq_topic.clone_from(&names.dlq);
+    child
+        .kafka
+        .transform_group
+        .clone_from(&names.transform_group);
+    child.kafka.load_group.clone_from(&names.load_group);
+    child.clickhouse.database.clone_from(&names.pipeline_db);
+    child.ingest.listen = ingest_addr.to_owned();
+    child.transform.listen = format!("127.0.0.1:{}", free_port()?);
+    child.load.listen = format!("127.0.0.1:{}", free_port()?);
+    let mut env = child.to_env();
+    // The development tokens (crate::ingest uses them).
+    env.push(("EGOV__INGEST__DEV_TOKENS".to_owned(), "true".to_owned()));
     for extra in args.egov_env.iter().filter(|e| !e.trim().is_empty()) {
         let (key, value) = extra
             .split_once('=')

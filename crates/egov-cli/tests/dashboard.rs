@@ -285,40 +285,7 @@ async fn every_page_in_a_browser_shows_the_report_s_figures() -> anyhow::Result<
     pipeline.query("OPTIMIZE TABLE events FINAL").await?;
 
     let settings = &pipeline.settings;
-    let env: Vec<(String, String)> = vec![
-        (
-            "EGOV__CLICKHOUSE__URL".into(),
-            settings.clickhouse.url.clone(),
-        ),
-        (
-            "EGOV__CLICKHOUSE__DATABASE".into(),
-            settings.clickhouse.database.clone(),
-        ),
-        (
-            "EGOV__KAFKA__BROKERS".into(),
-            settings.kafka.brokers.clone(),
-        ),
-        (
-            "EGOV__KAFKA__RAW_TOPIC".into(),
-            settings.kafka.raw_topic.clone(),
-        ),
-        (
-            "EGOV__KAFKA__CURATED_TOPIC".into(),
-            settings.kafka.curated_topic.clone(),
-        ),
-        (
-            "EGOV__KAFKA__DLQ_TOPIC".into(),
-            settings.kafka.dlq_topic.clone(),
-        ),
-        (
-            "EGOV__KAFKA__TRANSFORM_GROUP".into(),
-            settings.kafka.transform_group.clone(),
-        ),
-        (
-            "EGOV__KAFKA__LOAD_GROUP".into(),
-            settings.kafka.load_group.clone(),
-        ),
-    ];
+    let env = settings.to_env();
     let dashboard = Dashboard::start(&env)?;
     let (from, to) = (scenario.from.to_string(), scenario.to.to_string());
     let period = format!("from={from}&to={to}");

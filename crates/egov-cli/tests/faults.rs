@@ -38,36 +38,21 @@ struct PipelineProcess {
 
 impl PipelineProcess {
     async fn start(label: &str) -> anyhow::Result<Self> {
-        let settings = egov_tests::unique_settings(label)?;
+        let mut settings = egov_tests::unique_settings(label)?;
         let port = free_port()?;
-        let k = &settings.kafka;
-        let env = vec![
-            ("EGOV__KAFKA__BROKERS", k.brokers.clone()),
-            ("EGOV__KAFKA__RAW_TOPIC", k.raw_topic.clone()),
-            ("EGOV__KAFKA__CURATED_TOPIC", k.curated_topic.clone()),
-            ("EGOV__KAFKA__DLQ_TOPIC", k.dlq_topic.clone()),
-            ("EGOV__KAFKA__TRANSFORM_GROUP", k.transform_group.clone()),
-            ("EGOV__KAFKA__LOAD_GROUP", k.load_group.clone()),
-            ("EGOV__KAFKA__PARTITIONS", k.partitions.to_string()),
-            ("EGOV__KAFKA__PRODUCE_TIMEOUT_MS", "5000".to_owned()),
-            ("EGOV__CLICKHOUSE__URL", settings.clickhouse.url.clone()),
-            (
-                "EGOV__CLICKHOUSE__DATABASE",
-                settings.clickhouse.database.clone(),
-            ),
-            ("EGOV__INGEST__LISTEN", format!("127.0.0.1:{port}")),
-            (
-                "EGOV__TRANSFORM__LISTEN",
-                format!("127.0.0.1:{}", free_port()?),
-            ),
-            ("EGOV__LOAD__LISTEN", format!("127.0.0.1:{}", free_port()?)),
-            ("EGOV__LOAD__BATCH_MAX_WAIT_MS", "300".to_owned()),
-            ("EGOV__LOG__FORMAT", "json".to_owned()),
-            ("EGOV__INGEST__DEV_TOKENS", "true".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
+        settings.ingest.listen = format!("127.0.0.1:{port}");
+        settings.transform.listen = format!("127.0.0.1:{}", free_port()?);
+        settings.load.listen = format!("127.0.0.1:{}", free_port()?);
+        let mut env = settings.to_env();
+        env.extend(
+            [
+                ("EGOV__KAFKA__PRODUCE_TIMEOUT_MS", "5000"),
+                ("EGOV__LOAD__BATCH_MAX_WAIT_MS", "300"),
+                ("EGOV__LOG__FORMAT", "json"),
+                ("EGOV__INGEST__DEV_TOKENS", "true"),
+            ]
+            .map(|(name, value)| (name.to_owned(), value.to_owned())),
+        );
         let log = repo_root()
             .join("target")
             .join(format!("fault-{}.log", settings.clickhouse.database));

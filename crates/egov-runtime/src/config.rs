@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 mod dashboard;
+mod env;
 mod ingest;
 mod scorecard;
 mod security;

@@ -1,28 +1,23 @@
 //! What operators and source systems see of a running ingest: `/readyz`
 //! (an unreachable ClickHouse, shutdown), the limits that protect senders from
 //! each other (429 per token, the in-flight cap, the request timeout),
-//! `/metrics` and `/openapi.json`; the consumer-lag measurement; and a stage
-//! that stalls (load unable to insert) in `/readyz` and the metrics. Against
-//! the real local Kafka and ClickHouse; ClickHouse is a fake one where its
-//! outage is tested.
+//! `/metrics` and `/openapi.json`. Against the real local Kafka and
+//! ClickHouse; ClickHouse is a fake one where its outage is tested. The whole
+//! pipeline as operators see it is `tests/pipeline_ops.rs`.
 
 use egov_ingest::metrics_exporter_prometheus::PrometheusHandle;
 use egov_model::System;
 use egov_runtime::config::{Settings, TokenConfig};
-use egov_runtime::kafka;
-use egov_runtime::ops::{self, Readiness};
+use egov_runtime::ops::Readiness;
 use egov_runtime::shutdown::{self, ShutdownTrigger};
+use egov_tests::ops::{dossier, fast_checks, recorder, sample_or_zero};
 use egov_tests::{
-    read_some, read_to_end, unique_settings, write_all, Cleanup, Pipeline, DOCUMENTS_TOKEN,
-    ONESTOP_TOKEN,
+    read_some, read_to_end, unique_settings, write_all, Cleanup, DOCUMENTS_TOKEN, ONESTOP_TOKEN,
 };
-use rdkafka::consumer::{CommitMode, Consumer};
-use rdkafka::producer::FutureRecord;
-use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -136,20 +131,9 @@ impl Drop for Ingest {
     }
 }
 
-fn dossier(id: &str) -> Value {
-    json!({"event_id": id, "event_type": "dossier.resolved", "occurred_at": "2021-05-07T10:00:00+07:00",
-           "unit_code": "244", "payload": {"dossier_id": "HS-1"}})
-}
-
 fn document(id: &str, unit: &str) -> Value {
     json!({"event_id": id, "event_type": "document.completed", "occurred_at": "2021-05-07T10:00:00+07:00",
            "unit_code": unit, "payload": {"document_id": "VB-1"}})
-}
-
-/// Fast readiness checks, so that tests see changes within a second.
-fn fast_checks(settings: &mut Settings) {
-    settings.ops.readiness_interval_ms = 200;
-    settings.ops.probe_timeout_ms = 500;
 }
 
 /// A stand-in for ClickHouse's HTTP interface: answers `1` to anything, or,
@@ -375,7 +359,7 @@ async fn wait_in_flight(
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
-        let value = sample(&metrics.render(), "egov_ingest_requests_in_flight ");
+        let value = sample_or_zero(&metrics.render(), "egov_ingest_requests_in_flight ");
         if done(value) {
             return Ok(());
         }
@@ -441,21 +425,6 @@ async fn a_client_that_disconnects_mid_request_leaves_the_in_flight_gauge() -> a
     Ok(())
 }
 
-/// The process's Prometheus recorder: one per test binary, shared by its tests.
-fn recorder() -> anyhow::Result<PrometheusHandle> {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    if let Some(handle) = HANDLE.get() {
-        return Ok(handle.clone());
-    }
-    let handle = egov_runtime::telemetry::init_metrics()?;
-    Ok(HANDLE.get_or_init(|| handle).clone())
-}
-
-/// The value of the sample `name{labels}` in a Prometheus text, 0 if absent.
-fn sample(text: &str, series: &str) -> f64 {
-    egov_tests::sample(text, series).unwrap_or(0.0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_events_by_system_and_outcome() -> anyhow::Result<()> {
     let settings = unique_settings("ops_metrics")?;
@@ -497,7 +466,7 @@ async fn metrics_count_events_by_system_and_outcome() -> anyhow::Result<()> {
         ("invalid", 1.0),
     ] {
         assert_eq!(
-            sample(&after, &series(outcome)) - sample(&before, &series(outcome)),
+            sample_or_zero(&after, &series(outcome)) - sample_or_zero(&before, &series(outcome)),
             delta,
             "{outcome}\n{after}"
         );
@@ -506,10 +475,13 @@ async fn metrics_count_events_by_system_and_outcome() -> anyhow::Result<()> {
         "egov_ingest_request_duration_seconds_count",
         "egov_kafka_produce_duration_seconds_count",
     ] {
-        assert!(sample(&after, histogram) >= 1.0, "{histogram}\n{after}");
+        assert!(
+            sample_or_zero(&after, histogram) >= 1.0,
+            "{histogram}\n{after}"
+        );
     }
     assert!(after.contains("egov_ingest_request_duration_seconds_bucket{le=\"0.005\"}"));
-    assert!(sample(&after, "egov_ingest_requests_total{status=\"200\"}") >= 1.0);
+    assert!(sample_or_zero(&after, "egov_ingest_requests_total{status=\"200\"}") >= 1.0);
     assert!(after.contains("# HELP egov_ingest_events_total"));
 
     // And the description of the API is served as it is in the repository.
@@ -526,181 +498,4 @@ async fn metrics_count_events_by_system_and_outcome() -> anyhow::Result<()> {
     ))?)?;
     assert_eq!(served, file);
     ingest.stop().await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn consumer_lag_is_the_high_watermark_minus_the_position() -> anyhow::Result<()> {
-    let mut settings = unique_settings("ops_lag")?;
-    settings.kafka.partitions = 1;
-    let _cleanup = Cleanup(settings.clone());
-    let config = &settings.kafka;
-    kafka::ensure_topics(config, &[&config.raw_topic]).await?;
-    let producer = kafka::durable_producer(config)?;
-    for i in 0..5 {
-        let payload = format!("m{i}");
-        producer
-            .send(
-                FutureRecord::<(), _>::to(&config.raw_topic).payload(&payload),
-                Duration::from_secs(10),
-            )
-            .await
-            .map_err(|(error, _)| error)?;
-    }
-    let consumer = kafka::durable_consumer(config, &config.transform_group, &config.raw_topic)?;
-    for _ in 0..2 {
-        tokio::time::timeout(Duration::from_secs(30), consumer.recv()).await??;
-    }
-    let lags = egov_runtime::lag::measure_lag(&consumer, Duration::from_secs(10))?;
-    assert_eq!(
-        lags,
-        vec![egov_runtime::lag::PartitionLag {
-            topic: config.raw_topic.clone(),
-            partition: 0,
-            lag: 3
-        }]
-    );
-
-    // From outside (egov status): the group's committed offset against the watermarks.
-    let outside = || {
-        ops::group_lag(
-            config,
-            &config.transform_group,
-            &config.raw_topic,
-            Duration::from_secs(10),
-        )
-    };
-    assert_eq!(outside()?[0].lag, 5, "nothing committed yet: all of it");
-    let mut next = TopicPartitionList::new();
-    next.add_partition_offset(&config.raw_topic, 0, Offset::Offset(2))?;
-    consumer.store_offsets(&next)?;
-    consumer.commit_consumer_state(CommitMode::Sync)?;
-    assert_eq!(outside()?[0].lag, 3);
-    assert_eq!(
-        ops::topic_messages(config, &config.raw_topic, Duration::from_secs(10))?,
-        5
-    );
-    assert_eq!(
-        ops::topic_messages(config, &config.dlq_topic, Duration::from_secs(10))?,
-        0,
-        "a topic that does not exist holds nothing"
-    );
-    Ok(())
-}
-
-/// `/readyz` of a pipeline: the status and the body.
-async fn pipeline_readyz(pipeline: &Pipeline) -> anyhow::Result<(u16, String)> {
-    let response = pipeline.http.get(pipeline.url("/readyz")).send().await?;
-    Ok((response.status().as_u16(), response.text().await?))
-}
-
-/// Polls a pipeline's `/readyz` until `done` holds; fails after `timeout`.
-async fn wait_pipeline_readyz(
-    pipeline: &Pipeline,
-    timeout: Duration,
-    done: impl Fn(u16, &str) -> bool,
-) -> anyhow::Result<(u16, String)> {
-    let started = Instant::now();
-    loop {
-        let (status, body) = pipeline_readyz(pipeline).await?;
-        if done(status, &body) {
-            return Ok((status, body));
-        }
-        if started.elapsed() > timeout {
-            anyhow::bail!("/readyz is still {status} {body} after {timeout:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_load_that_cannot_insert_is_stalled_in_readyz_and_metrics_until_it_can(
-) -> anyhow::Result<()> {
-    let mut settings = unique_settings("ops_stall")?;
-    fast_checks(&mut settings);
-    settings.ops.stall_after_s = 2;
-    // As in `egov run`: one readiness for ingest, transform and load.
-    let pipeline = Pipeline::start_as_one_process(settings, Some(recorder()?)).await?;
-    let metric = |series: String| {
-        let pipeline = &pipeline;
-        async move {
-            let text = pipeline
-                .http
-                .get(pipeline.url("/metrics"))
-                .send()
-                .await?
-                .text()
-                .await?;
-            Ok::<_, anyhow::Error>(sample(&text, &series))
-        }
-    };
-    let stalled_seconds =
-        |stage: &str| metric(format!("egov_stage_stalled_seconds{{service=\"{stage}\"}}"));
-    wait_pipeline_readyz(&pipeline, Duration::from_secs(30), |status, _| {
-        status == 200
-    })
-    .await?;
-    let events = |ids: std::ops::Range<u32>| {
-        json!(ids
-            .map(|i| dossier(&format!("stall-{i}")))
-            .collect::<Vec<_>>())
-    };
-    let (status, _) = pipeline.post_json(ONESTOP_TOKEN, &events(0..2)).await?;
-    assert_eq!(status, 200);
-    let count = "SELECT count() FROM events";
-    pipeline.wait_for(count, 2, Duration::from_secs(30)).await?;
-
-    // ClickHouse stays healthy, but the table load inserts into is gone (only
-    // this test's database is touched): every insert fails, load retries it
-    // forever and commits nothing while the next events wait.
-    pipeline.query("DROP TABLE events").await?;
-    let (status, _) = pipeline.post_json(ONESTOP_TOKEN, &events(2..5)).await?;
-    assert_eq!(status, 200);
-    let (_, body) = wait_pipeline_readyz(&pipeline, Duration::from_secs(60), |status, _| {
-        status == 503
-    })
-    .await?;
-    let body: Value = serde_json::from_str(&body)?;
-    let reasons: Vec<&str> = body["reasons"]
-        .as_array()
-        .map(|reasons| reasons.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let curated = &pipeline.settings.kafka.curated_topic;
-    let [reason] = reasons[..] else {
-        anyhow::bail!("one reason expected: {body}");
-    };
-    let seconds: u64 = reason
-        .strip_prefix("load: stalled: no committed progress for ")
-        .and_then(|rest| rest.strip_suffix(&format!(" s while 3 messages wait on {curated}")))
-        .and_then(|seconds| seconds.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("unexpected reason: {reason}"))?;
-    assert!(seconds >= 2, "{reason}");
-    assert!(stalled_seconds("load").await? >= 2.0);
-    assert_eq!(stalled_seconds("transform").await?, 0.0);
-    // The readiness check of that stage fails, in the metrics too.
-    let check_ok = |check: &str| metric(format!("egov_readiness_check_ok{{check=\"{check}\"}}"));
-    assert_eq!(check_ok("load").await?, 0.0);
-    assert_eq!(check_ok("transform").await?, 1.0);
-    assert_eq!(check_ok("clickhouse").await?, 1.0);
-    // Alive all the same.
-    let health = pipeline.http.get(pipeline.url("/healthz")).send().await?;
-    assert_eq!(health.status(), 200);
-
-    // The table back (its migration's statements again; `egov migrate` skips
-    // what it applied before): load's retry goes through, its offsets move,
-    // and readiness recovers on its own.
-    let (_, sql) = egov_tools::migrate::MIGRATIONS
-        .into_iter()
-        .find(|(name, _)| *name == "001_events")
-        .ok_or_else(|| anyhow::anyhow!("no migration 001_events"))?;
-    for statement in egov_tools::migrate::statements(sql, &pipeline.settings.clickhouse.database) {
-        pipeline.query(&statement).await?;
-    }
-    wait_pipeline_readyz(&pipeline, Duration::from_secs(60), |status, _| {
-        status == 200
-    })
-    .await?;
-    pipeline.wait_for(count, 3, Duration::from_secs(30)).await?;
-    assert_eq!(stalled_seconds("load").await?, 0.0);
-    assert_eq!(check_ok("load").await?, 1.0);
-    pipeline.stop().await
 }

@@ -6,6 +6,7 @@
 //! tools tests share: [`TempDir`], [`free_port`], [`CapturedLogs`],
 //! [`sample`], raw-socket reads and writes.
 
+pub mod ops;
 pub mod scorecard;
 pub mod secure;
 

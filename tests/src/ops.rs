@@ -1,0 +1,35 @@
+//! What the operator-facing tests share (`tests/ops.rs`, `tests/pipeline_ops.rs`):
+//! fast readiness checks, the process's one Prometheus recorder, a sample
+//! read from the metrics, and a small valid event.
+
+use egov_ingest::metrics_exporter_prometheus::PrometheusHandle;
+use egov_runtime::config::Settings;
+use serde_json::{json, Value};
+use std::sync::OnceLock;
+
+/// Fast readiness checks, so that tests see changes within a second.
+pub fn fast_checks(settings: &mut Settings) {
+    settings.ops.readiness_interval_ms = 200;
+    settings.ops.probe_timeout_ms = 500;
+}
+
+/// The process's Prometheus recorder: one per test binary, shared by its tests.
+pub fn recorder() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let handle = egov_runtime::telemetry::init_metrics()?;
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// The value of the sample `name{labels}` in a Prometheus text, 0 if absent.
+pub fn sample_or_zero(text: &str, series: &str) -> f64 {
+    crate::sample(text, series).unwrap_or(0.0)
+}
+
+/// A valid one-stop event of unit 244.
+pub fn dossier(id: &str) -> Value {
+    json!({"event_id": id, "event_type": "dossier.resolved", "occurred_at": "2021-05-07T10:00:00+07:00",
+           "unit_code": "244", "payload": {"dossier_id": "HS-1"}})
+}

@@ -1,7 +1,8 @@
 //! The pipeline in one process (`egov run`) as operators see it: the
-//! consumer lag measured from inside and from outside, and a stage that
-//! stalls (load unable to insert) in `/readyz` and the metrics. Against the
-//! real local Kafka and ClickHouse.
+//! consumer lag measured from inside and from outside, a stage that stalls
+//! (load unable to insert) in `/readyz` and the metrics, and `egov status`,
+//! which asks each process what it is (`/status`). Against the real local
+//! Kafka and ClickHouse.
 
 use egov_runtime::kafka;
 use egov_runtime::ops;
@@ -188,4 +189,56 @@ async fn a_load_that_cannot_insert_is_stalled_in_readyz_and_metrics_until_it_can
     assert_eq!(stalled_seconds("load").await?, 0.0);
     assert_eq!(check_ok("load").await?, 1.0);
     pipeline.stop().await
+}
+
+/// `egov status` as an operator runs it against `pipeline`: the ingest
+/// address is the pipeline's, transform and load have addresses nobody
+/// listens on (as under `egov run`, where they have no port of their own).
+async fn egov_status(pipeline: &Pipeline) -> anyhow::Result<egov_tools::status::Status> {
+    let mut asked = pipeline.settings.clone();
+    asked.ingest.listen = pipeline.ingest_addr.to_string();
+    asked.transform.listen = format!("127.0.0.1:{}", egov_tests::secure::free_port()?);
+    asked.load.listen = format!("127.0.0.1:{}", egov_tests::secure::free_port()?);
+    Ok(egov_tools::status::collect(&asked, Duration::from_secs(2)).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn egov_status_asks_each_process_what_it_is() -> anyhow::Result<()> {
+    // `egov run`: one process, its /status says it runs all three.
+    let mut settings = unique_settings("ops_status_run")?;
+    fast_checks(&mut settings);
+    let run = Pipeline::start_as_one_process(settings, None).await?;
+    wait_pipeline_readyz(&run, Duration::from_secs(30), |status, _| status == 200).await?;
+    let status = egov_status(&run).await?;
+    let address = run.ingest_addr.to_string();
+    for (service, name) in status.services.iter().zip(["ingest", "transform", "load"]) {
+        assert_eq!(service.name, name);
+        assert!(service.up, "{service:?}");
+        assert_eq!(service.ready, Some(true), "{service:?}");
+        assert_eq!(service.process, Some(ops::Process::Run), "{service:?}");
+        assert_eq!(service.address, address, "{service:?}");
+        assert_eq!(service.in_ingest_process, name != "ingest", "{service:?}");
+    }
+    let table = egov_tools::status::render(&status);
+    assert!(
+        table.contains("inside the ingest process (egov run)"),
+        "{table}"
+    );
+    run.stop().await?;
+
+    // `egov ingest` alone (the consumers run elsewhere, here without a port):
+    // its /status says ingest, and transform and load are reported down, not
+    // taken for part of it.
+    let alone = Pipeline::start("ops_status_alone").await?;
+    let status = egov_status(&alone).await?;
+    let [ingest, transform, load] = &status.services[..] else {
+        anyhow::bail!("three services expected: {status:?}");
+    };
+    assert_eq!(ingest.process, Some(ops::Process::Ingest), "{ingest:?}");
+    for service in [transform, load] {
+        assert!(!service.up, "{service:?}");
+        assert!(!service.in_ingest_process, "{service:?}");
+        assert_eq!(service.process, None, "{service:?}");
+    }
+    alone.stop().await
 }

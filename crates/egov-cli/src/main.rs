@@ -8,7 +8,7 @@ mod scorecard;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use egov_runtime::config::Settings;
-use egov_runtime::ops::{Check, Readiness};
+use egov_runtime::ops::{Check, Process, Readiness};
 use egov_runtime::shutdown::{self, Shutdown, ShutdownTrigger};
 use egov_runtime::stall::Stage;
 use egov_runtime::telemetry;
@@ -178,6 +178,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Transform => {
             let (trigger, shutdown) = shutdown::channel();
             let readiness = Readiness::builder(&settings.ops)
+                .process(Process::Transform)
                 .kafka(&settings.kafka)
                 .catalogue()
                 .stage(Stage::Transform)
@@ -201,6 +202,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Load => {
             let (trigger, shutdown) = shutdown::channel();
             let readiness = Readiness::builder(&settings.ops)
+                .process(Process::Load)
                 .kafka(&settings.kafka)
                 .clickhouse(&settings.clickhouse)
                 .stage(Stage::Load)

@@ -184,6 +184,7 @@ impl Ingest {
 /// The readiness checks of ingest on its own: Kafka and the catalogue.
 pub fn readiness(config: &IngestConfig) -> Result<Readiness, IngestError> {
     Ok(Readiness::builder(&config.ops)
+        .process(ops::Process::Ingest)
         .kafka(&config.kafka)
         .catalogue()
         .build()?)

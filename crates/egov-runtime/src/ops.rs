@@ -1,8 +1,9 @@
 //! The operator endpoints every service serves: `/healthz` (the process is
 //! alive), `/readyz` (it can do its work: Kafka and ClickHouse reachable as the
 //! service needs them, catalogue loaded, not shutting down) and `/metrics`
-//! (Prometheus text format); and the consumer groups' lag seen from outside
-//! (`egov status`). The services' own lag reporter is [`crate::lag`].
+//! (Prometheus text format), `/status` (what the process is: [`ProcessStatus`]);
+//! and the consumer groups' lag seen from outside (`egov status`). The
+//! services' own lag reporter is [`crate::lag`].
 
 use crate::config::{ClickHouseConfig, KafkaConfig, OpsSection, Settings};
 use crate::lag::PartitionLag;
@@ -25,11 +26,14 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+mod identity;
+pub use identity::{Component, Process, ProcessStatus, STATUS_PATH};
+
 pub const HEALTHZ_PATH: &str = "/healthz";
 pub const READYZ_PATH: &str = "/readyz";
 pub const METRICS_PATH: &str = "/metrics";
 /// Every path [`router`] serves.
-pub const PATHS: [&str; 3] = [HEALTHZ_PATH, READYZ_PATH, METRICS_PATH];
+pub const PATHS: [&str; 4] = [HEALTHZ_PATH, READYZ_PATH, METRICS_PATH, STATUS_PATH];
 
 /// What a service needs to be ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -73,6 +77,8 @@ pub struct Readiness {
 }
 
 struct Inner {
+    /// What the process is, for `/status`.
+    process: Option<Process>,
     kafka: Option<KafkaProbe>,
     clickhouse: Option<ClickHouseProbe>,
     /// The last result of every check; a check not yet run is failing.
@@ -94,6 +100,7 @@ impl std::fmt::Debug for Readiness {
 /// Kafka and catalogue; load: Kafka and ClickHouse; `egov run`: all three.
 #[derive(Debug, Clone, Default)]
 pub struct ReadinessBuilder {
+    process: Option<Process>,
     kafka: Option<KafkaConfig>,
     clickhouse: Option<ClickHouseConfig>,
     catalogue: bool,
@@ -102,6 +109,12 @@ pub struct ReadinessBuilder {
 }
 
 impl ReadinessBuilder {
+    /// What the process is (its `/status`).
+    pub fn process(mut self, process: Process) -> Self {
+        self.process = Some(process);
+        self
+    }
+
     pub fn kafka(mut self, config: &KafkaConfig) -> Self {
         self.kafka = Some(config.clone());
         self
@@ -148,6 +161,7 @@ impl ReadinessBuilder {
         }
         Ok(Readiness {
             inner: Arc::new(Inner {
+                process: self.process,
                 kafka,
                 clickhouse,
                 results: Mutex::new(results),
@@ -174,6 +188,7 @@ impl Readiness {
             .into_iter()
             .fold(
                 Self::builder(&settings.ops)
+                    .process(Process::Run)
                     .kafka(&settings.kafka)
                     .clickhouse(&settings.clickhouse)
                     .catalogue(),
@@ -186,6 +201,7 @@ impl Readiness {
     pub fn always() -> Self {
         Self {
             inner: Arc::new(Inner {
+                process: None,
                 kafka: None,
                 clickhouse: None,
                 results: Mutex::new(BTreeMap::new()),
@@ -409,13 +425,19 @@ struct OpsState {
     readiness: Readiness,
 }
 
-/// Routes for `/healthz`, `/readyz` and `/metrics`; `/metrics` answers 404
-/// when this process has no Prometheus recorder (e.g. in tests).
+/// Routes for `/healthz`, `/readyz`, `/metrics` and `/status`; `/metrics`
+/// answers 404 when this process has no Prometheus recorder (e.g. in tests).
 pub fn router_with(metrics: Option<PrometheusHandle>, readiness: Readiness) -> Router {
     Router::new()
         .route(HEALTHZ_PATH, get(|| async { "ok\n" }))
         .route(READYZ_PATH, get(render_readiness))
         .route(METRICS_PATH, get(render_metrics))
+        .route(
+            STATUS_PATH,
+            get(|State(state): State<OpsState>| async move {
+                Json(ProcessStatus::of(state.readiness.inner.process))
+            }),
+        )
         .with_state(OpsState { metrics, readiness })
 }
 

@@ -1,5 +1,6 @@
 //! `egov status`: one screen for an operator. Each service up or down and
-//! ready or not (its `/healthz` and `/readyz`), what ClickHouse received in the
+//! ready or not (its `/healthz` and `/readyz`), and what it is (its `/status`:
+//! `egov run` holds transform and load too), what ClickHouse received in the
 //! last minute and when it last took an insert, the consumer groups' lag, the
 //! dead letters, and whether the topics are as configured (from Kafka, without
 //! joining any group). Every part is measured on its own: one that cannot be
@@ -8,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use egov_model::format::thousands;
 use egov_runtime::config::{ClickHouseConfig, Settings};
-use egov_runtime::ops;
+use egov_runtime::ops::{self, Process, ProcessStatus};
 use egov_runtime::stall::Stage;
 use egov_runtime::topics::{self, TopicCheck};
 use serde::Serialize;
@@ -55,6 +56,8 @@ pub struct Service {
     pub reasons: Vec<String>,
     /// Not on its own port but inside the ingest process (`egov run`).
     pub in_ingest_process: bool,
+    /// What the process listening there says it is (its `/status`).
+    pub process: Option<Process>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -105,7 +108,8 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<(), serde_json
     Ok(())
 }
 
-async fn collect(settings: &Settings, timeout: Duration) -> Status {
+/// Everything `egov status` shows, each part measured on its own within `timeout`.
+pub async fn collect(settings: &Settings, timeout: Duration) -> Status {
     let http = reqwest::Client::builder()
         .timeout(timeout)
         .build()
@@ -193,17 +197,17 @@ async fn services(http: &reqwest::Client, settings: &Settings) -> Vec<Service> {
         probe(http, "load", &settings.load.listen),
     );
     let mut services = vec![ingest, transform, load];
-    // Under `egov run` the consumers have no port of their own; their lag
-    // gauges in the ingest process's metrics say they run there.
-    if services[0].up {
-        let metrics = get_text(http, &settings.ingest.listen, ops::METRICS_PATH)
-            .await
-            .map(|(_, text)| text)
-            .unwrap_or_default();
+    // Under `egov run` the consumers have no port of their own: the process on
+    // the ingest port says that it runs them too (its `/status`).
+    if let Some(process) = services[0].process {
         let (ready, reasons) = (services[0].ready, services[0].reasons.clone());
         for service in services.iter_mut().skip(1).filter(|s| !s.up) {
-            let gauge = format!("egov_consumer_lag{{service=\"{}\"", service.name);
-            if metrics.contains(&gauge) {
+            let inside = process
+                .components()
+                .iter()
+                .any(|component| component.as_str() == service.name);
+            if inside {
+                service.process = Some(process);
                 // Same process, same readiness; but a stall is the stage's own.
                 service.in_ingest_process = true;
                 service.address = settings.ingest.listen.clone();
@@ -268,6 +272,7 @@ async fn probe(http: &reqwest::Client, name: &'static str, address: &str) -> Ser
         ready: None,
         reasons: Vec::new(),
         in_ingest_process: false,
+        process: None,
     };
     match get_text(http, address, ops::HEALTHZ_PATH).await {
         Ok((200, _)) => service.up = true,
@@ -276,6 +281,12 @@ async fn probe(http: &reqwest::Client, name: &'static str, address: &str) -> Ser
     }
     if !service.up {
         return service;
+    }
+    // What it is; a process that does not answer `/status` is still probed.
+    if let Ok((200, body)) = get_text(http, address, ops::STATUS_PATH).await {
+        service.process = serde_json::from_str::<ProcessStatus>(&body)
+            .ok()
+            .and_then(|status| status.process);
     }
     match get_text(http, address, ops::READYZ_PATH).await {
         Ok((200, _)) => service.ready = Some(true),

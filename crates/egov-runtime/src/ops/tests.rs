@@ -109,3 +109,38 @@ async fn spawn_marks_shutting_down_at_once() -> anyhow::Result<()> {
     assert_eq!(readiness.status().reasons, vec!["shutting down".to_owned()]);
     Ok(())
 }
+
+#[tokio::test]
+async fn status_says_what_the_process_is() -> anyhow::Result<()> {
+    let ask = |readiness: Readiness| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let server =
+            tokio::spawn(async move { axum::serve(listener, router_with(None, readiness)).await });
+        let answer = reqwest::get(format!("http://{address}{STATUS_PATH}")).await?;
+        let status = answer.status().as_u16();
+        let body: ProcessStatus = answer.json().await?;
+        server.abort();
+        anyhow::ensure!(status == 200, "/status answered {status}");
+        Ok::<_, anyhow::Error>(body)
+    };
+    let run = ask(Readiness::pipeline(&crate::config::Settings::default())?).await?;
+    assert_eq!(run.process, Some(Process::Run));
+    assert_eq!(
+        run.components,
+        vec![Component::Ingest, Component::Transform, Component::Load]
+    );
+    assert_eq!(run.version, env!("CARGO_PKG_VERSION"));
+    let load = ask(Readiness::builder(&ops()).process(Process::Load).build()?).await?;
+    assert_eq!(
+        (load.process, load.components),
+        (Some(Process::Load), vec![Component::Load])
+    );
+    let unsaid = ask(Readiness::always()).await?;
+    assert_eq!((unsaid.process, unsaid.components), (None, Vec::new()));
+    // The JSON as documented.
+    let json = serde_json::to_value(ProcessStatus::of(Some(Process::Transform)))?;
+    assert_eq!(json["process"], "transform");
+    assert_eq!(json["components"], serde_json::json!(["transform"]));
+    Ok(())
+}

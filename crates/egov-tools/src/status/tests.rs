@@ -12,6 +12,7 @@ fn status() -> Status {
                 ready: Some(false),
                 reasons: vec!["clickhouse: connection refused".into()],
                 in_ingest_process: false,
+                process: None,
             },
             Service {
                 name: "transform",
@@ -20,6 +21,7 @@ fn status() -> Status {
                 ready: Some(false),
                 reasons: vec![],
                 in_ingest_process: true,
+                process: Some(Process::Run),
             },
             Service {
                 name: "load",
@@ -28,6 +30,7 @@ fn status() -> Status {
                 ready: None,
                 reasons: vec!["not listening (connection refused)".into()],
                 in_ingest_process: false,
+                process: None,
             },
         ],
         clickhouse: ClickHouse {

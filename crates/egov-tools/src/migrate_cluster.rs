@@ -65,6 +65,23 @@ fn on_cluster(statement: &str, cluster: &str) -> String {
     statement.to_owned()
 }
 
+/// The replicated `schema_migrations` of `database` on every server of
+/// `cluster`, its ZooKeeper path bound.
+fn schema_migrations(
+    client: &clickhouse::Client,
+    database: &str,
+    cluster: &str,
+) -> clickhouse::query::Query {
+    client
+        .query(&format!(
+            "CREATE TABLE IF NOT EXISTS {}.schema_migrations ON CLUSTER {cluster} \
+             (version String, applied_at DateTime) \
+             ENGINE = ReplicatedReplacingMergeTree(?, '{{replica}}') ORDER BY version",
+            ident(database)
+        ))
+        .bind(format!("/clickhouse/tables/{database}/schema_migrations"))
+}
+
 /// Creates the database and every table on every server of `cluster`, the
 /// migrations not applied yet in order; the catalogue and the holidays are
 /// loaded by the caller (their tables replicate to every server).
@@ -87,14 +104,7 @@ pub async fn migrate_cluster(
         .await
         .map_err(err("create database"))?;
     let client = query_client(config).map_err(err("client"))?;
-    client
-        .query(&format!(
-            "CREATE TABLE IF NOT EXISTS {}.schema_migrations ON CLUSTER {cluster} \
-             (version String, applied_at DateTime) \
-             ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{database}/schema_migrations', '{{replica}}') \
-             ORDER BY version",
-            ident(database)
-        ))
+    schema_migrations(&client, database, cluster)
         .execute()
         .await
         .map_err(err("schema_migrations"))?;
@@ -160,6 +170,22 @@ mod tests {
         );
         assert_eq!(columns(CLUSTER_MIGRATIONS[1].1), single("002_units"));
         assert_eq!(columns(CLUSTER_MIGRATIONS[2].1), single("003_holidays"));
+    }
+
+    #[test]
+    fn the_zookeeper_path_of_schema_migrations_is_bound() -> anyhow::Result<()> {
+        let client = clickhouse::Client::default();
+        let sql = schema_migrations(&client, "egov", "prod")
+            .sql_display()
+            .to_string();
+        assert_eq!(
+            sql,
+            "CREATE TABLE IF NOT EXISTS `egov`.schema_migrations ON CLUSTER prod \
+             (version String, applied_at DateTime) \
+             ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/egov/schema_migrations', '{replica}') \
+             ORDER BY version"
+        );
+        Ok(())
     }
 
     #[test]

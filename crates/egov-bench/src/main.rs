@@ -12,7 +12,7 @@
 //!    worst-case bodies, and a normal client's latency meanwhile;
 //! 6. the province's year: the 2021 scenario (about 2.5 M events) through
 //!    `egov run`, from the first request until every event is visible, then
-//!    `egov scorecard` for the year on it;
+//!    `egov scorecard` and every page of `egov dashboard` for the year on it;
 //!
 //! and the CPU time per event of each stage;
 //!
@@ -32,6 +32,7 @@ mod abuse;
 mod args;
 mod bench;
 mod ch;
+mod dashboard;
 mod egov;
 mod events;
 mod freshness;

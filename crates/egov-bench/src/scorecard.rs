@@ -2,7 +2,8 @@
 //! through `egov run` (a process of its own, with its own topics, groups and
 //! database), then how long `egov scorecard` and `egov report` take for the
 //! whole year on it: the `egov scorecard` process as an analyst runs it, and
-//! the library call alone (the queries and what is computed from them).
+//! the library call alone (the queries and what is computed from them); and
+//! every page and API call of `egov dashboard` for the year (`crate::dashboard`).
 //! `BENCH_SCORECARD_DB` names a database that already holds the scenario
 //! (e.g. kept by `--keep`) to measure without loading again.
 
@@ -48,6 +49,8 @@ pub struct Figures {
     /// `egov_analytics::report` for the year, median (for comparison).
     pub report_year_ms: f64,
     pub runs: Vec<Run>,
+    /// `egov dashboard`'s pages and API calls for the year.
+    pub dashboard: Option<crate::dashboard::Figures>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -79,6 +82,10 @@ pub async fn phase(bench: &mut Bench<'_>) -> anyhow::Result<()> {
     )
     .await?;
     bench.results.scorecard_year_ms = figures.scorecard_year_ms;
+    if let Some(dashboard) = &figures.dashboard {
+        bench.results.dashboard_first_ms_max = dashboard.first_ms_max;
+        bench.results.dashboard_cached_ms_max = dashboard.cached_ms_max;
+    }
     if figures.load_s > 0.0 {
         let results = &mut bench.results;
         results.province_year_s = figures.load_s;
@@ -102,6 +109,8 @@ async fn run(
         .filter(|d| !d.is_empty());
     let mut figures = Figures::default();
     let mut made = None;
+    // The dashboard reads the database measured (a later entry wins).
+    let mut dashboard_env = base_env.clone();
     let database = match existing {
         Some(database) => database,
         None => {
@@ -130,7 +139,14 @@ async fn run(
             database
         }
     };
-    let measured = measure(egov_binary, settings, &ch, &database, &mut figures).await;
+    dashboard_env.push(("EGOV__CLICKHOUSE__DATABASE".into(), database.clone()));
+    let mut measured = measure(egov_binary, settings, &ch, &database, &mut figures).await;
+    if measured.is_ok() {
+        match crate::dashboard::measure(egov_binary, dashboard_env, log_dir).await {
+            Ok(dashboard) => figures.dashboard = Some(dashboard),
+            Err(error) => measured = Err(error),
+        }
+    }
     cleanup(settings, &ch, made.as_ref(), keep).await;
     measured?;
     figures.database = database;

@@ -9,6 +9,7 @@ use crate::config::ClickHouseConfig;
 use crate::tls::{client_config, TlsError};
 use ::clickhouse::error::{Error, Result};
 use ::clickhouse::{Client, Compression};
+use chrono::{DateTime, Utc};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
@@ -80,6 +81,38 @@ pub async fn has_sql_users(config: &ClickHouseConfig) -> Result<bool> {
         .fetch_one()
         .await?;
     Ok(tables > 0)
+}
+
+/// When `events` of `database` last got a new part (an insert, or a merge;
+/// `events_local` on a cluster's server): what operators read as the last
+/// insert. `None` when it has none.
+pub async fn last_insert(client: &Client, database: &str) -> Result<Option<DateTime<Utc>>> {
+    let seconds: u32 = client
+        .query(
+            "SELECT toUInt32(max(modification_time)) FROM system.parts \
+             WHERE database = ? AND table IN ('events', 'events_local') AND active",
+        )
+        .bind(database)
+        .fetch_one()
+        .await?;
+    Ok(time_of_ms(i64::from(seconds) * 1_000))
+}
+
+/// The latest `ingested_ms` in `events`: when the newest event was accepted.
+pub async fn last_ingested(client: &Client) -> Result<Option<DateTime<Utc>>> {
+    let ms: u64 = client
+        .query("SELECT max(ingested_ms) FROM events")
+        .fetch_one()
+        .await?;
+    Ok(time_of_ms(i64::try_from(ms).unwrap_or(i64::MAX)))
+}
+
+/// A time ClickHouse answered in milliseconds since the epoch; `None` for 0,
+/// which `max` of no rows answers.
+pub fn time_of_ms(ms: i64) -> Option<DateTime<Utc>> {
+    (ms > 0)
+        .then(|| DateTime::<Utc>::from_timestamp_millis(ms))
+        .flatten()
 }
 
 /// Quotes an identifier for SQL; database names come from configuration.

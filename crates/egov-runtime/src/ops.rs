@@ -26,6 +26,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+pub mod backlog;
 mod identity;
 pub use identity::{Component, Process, ProcessStatus, STATUS_PATH};
 

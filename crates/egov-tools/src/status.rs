@@ -8,8 +8,9 @@
 
 use chrono::{DateTime, Utc};
 use egov_model::format::thousands;
+use egov_runtime::clickhouse;
 use egov_runtime::config::{ClickHouseConfig, Settings};
-use egov_runtime::ops::{self, Process, ProcessStatus};
+use egov_runtime::ops::{self, backlog, Process, ProcessStatus};
 use egov_runtime::stall::Stage;
 use egov_runtime::topics::{self, TopicCheck};
 use serde::Serialize;
@@ -115,47 +116,10 @@ pub async fn collect(settings: &Settings, timeout: Duration) -> Status {
         .build()
         .unwrap_or_default();
     let kafka = &settings.kafka;
-    let (services, clickhouse, lags, dead_letters, topics) = tokio::join!(
+    let (services, clickhouse, backlog, topics) = tokio::join!(
         services(&http, settings),
         clickhouse(&settings.clickhouse, timeout),
-        async {
-            let groups = [
-                (
-                    "transform",
-                    kafka.transform_group.clone(),
-                    kafka.raw_topic.clone(),
-                ),
-                (
-                    "load",
-                    kafka.load_group.clone(),
-                    kafka.curated_topic.clone(),
-                ),
-            ];
-            let mut lags = Vec::new();
-            for (service, group, topic) in groups {
-                let config = kafka.clone();
-                let (g, t) = (group.clone(), topic.clone());
-                let lag = tokio::task::spawn_blocking(move || {
-                    ops::group_lag(&config, &g, &t, timeout)
-                        .map(|partitions| partitions.iter().map(|p| p.lag).sum::<i64>())
-                })
-                .await;
-                lags.push(GroupLag {
-                    service,
-                    group,
-                    topic,
-                    lag: Measured::from_result(flatten(lag)),
-                });
-            }
-            lags
-        },
-        async {
-            let (config, topic) = (kafka.clone(), kafka.dlq_topic.clone());
-            let count =
-                tokio::task::spawn_blocking(move || ops::topic_messages(&config, &topic, timeout))
-                    .await;
-            Measured::from_result(flatten(count))
-        },
+        backlog::measure(kafka, timeout),
         async {
             let names = [
                 kafka.raw_topic.as_str(),
@@ -170,23 +134,23 @@ pub async fn collect(settings: &Settings, timeout: Duration) -> Status {
             Measured::from_result(checked)
         },
     );
+    let consumer_lag = backlog
+        .groups
+        .into_iter()
+        .map(|group| GroupLag {
+            service: group.stage.as_str(),
+            group: group.group,
+            topic: group.topic,
+            lag: Measured::from_result(group.lag),
+        })
+        .collect();
     Status {
         at: Utc::now(),
         services,
         clickhouse,
-        consumer_lag: lags,
-        dead_letters,
+        consumer_lag,
+        dead_letters: Measured::from_result(backlog.dead_letters),
         topics,
-    }
-}
-
-fn flatten<T, E: std::fmt::Display>(
-    joined: Result<Result<T, E>, tokio::task::JoinError>,
-) -> Result<T, String> {
-    match joined {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(format!("kafka: {error}")),
-        Err(error) => Err(error.to_string()),
     }
 }
 
@@ -303,7 +267,7 @@ async fn probe(http: &reqwest::Client, name: &'static str, address: &str) -> Ser
 }
 
 async fn clickhouse(config: &ClickHouseConfig, timeout: Duration) -> ClickHouse {
-    let client = match egov_runtime::clickhouse::query_client(config) {
+    let client = match clickhouse::query_client(config) {
         Ok(client) => client,
         Err(error) => {
             let error = format!("clickhouse: {error}");
@@ -322,26 +286,18 @@ async fn clickhouse(config: &ClickHouseConfig, timeout: Duration) -> ClickHouse 
     let rows = client
         .query("SELECT count() FROM events WHERE ingested_ms >= ?")
         .bind(since_ms);
-    let parts = client
-        .query(
-            "SELECT toUInt32(max(modification_time)) FROM system.parts \
-             WHERE database = ? AND table IN ('events', 'events_local') AND active",
-        )
-        .bind(config.database.as_str());
-    let last_ingested = client.query("SELECT max(ingested_ms) FROM events");
     let (rows, last_insert, last_ingested) = tokio::join!(
         within(timeout, rows.fetch_one::<u64>()),
-        within(timeout, parts.fetch_one::<u32>()),
-        within(timeout, last_ingested.fetch_one::<u64>()),
+        within(
+            timeout,
+            clickhouse::last_insert(&client, config.database.as_str())
+        ),
+        within(timeout, clickhouse::last_ingested(&client)),
     );
     ClickHouse {
         rows_last_minute: Measured::from_result(rows),
-        last_insert: Measured::from_result(
-            last_insert.map(|s| timestamp_ms(i64::from(s).saturating_mul(1000))),
-        ),
-        last_ingested: Measured::from_result(
-            last_ingested.map(|ms| timestamp_ms(i64::try_from(ms).unwrap_or(i64::MAX))),
-        ),
+        last_insert: Measured::from_result(last_insert),
+        last_ingested: Measured::from_result(last_ingested),
     }
 }
 
@@ -354,17 +310,10 @@ async fn within<T>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(format!(
             "clickhouse: {}",
-            egov_runtime::clickhouse::describe_error(&error)
+            clickhouse::describe_error(&error)
         )),
         Err(_) => Err("clickhouse: no answer in time".to_owned()),
     }
-}
-
-/// `None` for 0: ClickHouse's `max` of nothing.
-fn timestamp_ms(ms: i64) -> Option<DateTime<Utc>> {
-    (ms > 0)
-        .then(|| DateTime::<Utc>::from_timestamp_millis(ms))
-        .flatten()
 }
 
 fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {

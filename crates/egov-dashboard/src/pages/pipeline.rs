@@ -14,8 +14,8 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use clickhouse::Row;
 use egov_model::format;
-use egov_runtime::clickhouse::query_client;
-use egov_runtime::ops;
+use egov_runtime::clickhouse::{self as ch, query_client};
+use egov_runtime::ops::backlog;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -74,12 +74,6 @@ struct MinuteRow {
     events: u64,
 }
 
-fn timestamp_ms(ms: i64) -> Option<DateTime<Utc>> {
-    (ms > 0)
-        .then(|| DateTime::<Utc>::from_timestamp_millis(ms))
-        .flatten()
-}
-
 async fn clickhouse_part(
     state: &AppState,
     now_ms: i64,
@@ -94,7 +88,7 @@ async fn clickhouse_part(
     let client = query_client(&state.clickhouse).map_err(egov_analytics::ReportError::from)?;
     let first_minute = now_ms.div_euclid(60_000) - (MINUTES - 1);
     let since_ms = u64::try_from(first_minute * 60_000).unwrap_or(0);
-    let (minutes, last_part, last_ingested) = tokio::join!(
+    let (minutes, last_insert, last_ingested) = tokio::join!(
         client
             .query(
                 "SELECT system, intDiv(ingested_ms, 60000) AS minute, count() AS events \
@@ -102,16 +96,8 @@ async fn clickhouse_part(
             )
             .bind(since_ms)
             .fetch_all::<MinuteRow>(),
-        client
-            .query(
-                "SELECT toUInt32(max(modification_time)) FROM system.parts \
-                 WHERE database = ? AND table IN ('events', 'events_local') AND active"
-            )
-            .bind(state.clickhouse.database.as_str())
-            .fetch_one::<u32>(),
-        client
-            .query("SELECT max(ingested_ms) FROM events")
-            .fetch_one::<u64>(),
+        ch::last_insert(&client, state.clickhouse.database.as_str()),
+        ch::last_ingested(&client),
     );
     let report =
         |e: clickhouse::error::Error| DashboardError::from(egov_analytics::ReportError::from(e));
@@ -131,72 +117,36 @@ async fn clickhouse_part(
         .into_iter()
         .filter_map(|(minute, (documents, onestop))| {
             Some(MinuteCount {
-                minute: timestamp_ms(minute * 60_000)?,
+                minute: ch::time_of_ms(minute * 60_000)?,
                 documents,
                 onestop,
             })
         })
         .collect();
-    let last_insert = timestamp_ms(i64::from(last_part.map_err(report)?) * 1_000);
-    let last_ingested = timestamp_ms(i64::try_from(last_ingested.map_err(report)?).unwrap_or(0));
-    Ok((minutes, last_insert, last_ingested))
-}
-
-async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
-    work: impl FnOnce() -> Result<T, E> + Send + 'static,
-) -> Result<T, String> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(format!("kafka: {error}")),
-        Err(error) => Err(error.to_string()),
-    }
+    Ok((
+        minutes,
+        last_insert.map_err(report)?,
+        last_ingested.map_err(report)?,
+    ))
 }
 
 async fn kafka_part(state: &AppState) -> (Vec<GroupLag>, DeadLetters) {
-    let kafka = &state.kafka;
-    let groups = [
-        (
-            "transform",
-            kafka.transform_group.clone(),
-            kafka.raw_topic.clone(),
-        ),
-        (
-            "load",
-            kafka.load_group.clone(),
-            kafka.curated_topic.clone(),
-        ),
-    ];
-    let lag = |group: String, topic: String| {
-        let config = kafka.clone();
-        blocking(move || {
-            ops::group_lag(&config, &group, &topic, KAFKA_TIMEOUT)
-                .map(|partitions| partitions.iter().map(|p| p.lag).sum::<i64>())
-        })
-    };
-    let dlq = {
-        let (config, topic) = (kafka.clone(), kafka.dlq_topic.clone());
-        blocking(move || ops::topic_messages(&config, &topic, KAFKA_TIMEOUT))
-    };
-    let (transform, load, dead) = tokio::join!(
-        lag(groups[0].1.clone(), groups[0].2.clone()),
-        lag(groups[1].1.clone(), groups[1].2.clone()),
-        dlq
-    );
-    let lags = groups
+    let backlog = backlog::measure(&state.kafka, KAFKA_TIMEOUT).await;
+    let lags = backlog
+        .groups
         .into_iter()
-        .zip([transform, load])
-        .map(|((service, group, topic), result)| GroupLag {
-            service,
-            group,
-            topic,
-            lag: result.as_ref().ok().copied(),
-            error: result.err(),
+        .map(|group| GroupLag {
+            service: group.stage.as_str(),
+            group: group.group,
+            topic: group.topic,
+            lag: group.lag.as_ref().ok().copied(),
+            error: group.lag.err(),
         })
         .collect();
     let dead_letters = DeadLetters {
-        topic: kafka.dlq_topic.clone(),
-        messages: dead.as_ref().ok().copied(),
-        error: dead.err(),
+        topic: state.kafka.dlq_topic.clone(),
+        messages: backlog.dead_letters.as_ref().ok().copied(),
+        error: backlog.dead_letters.err(),
     };
     (lags, dead_letters)
 }

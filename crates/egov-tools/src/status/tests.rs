@@ -146,5 +146,6 @@ fn numbers_and_ages_read_well() {
     let now = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
     assert!(ago(now - chrono::TimeDelta::minutes(5), now).ends_with("(5 min ago)"));
     assert!(ago(now - chrono::TimeDelta::days(3), now).ends_with("(3 days ago)"));
-    assert_eq!(timestamp_ms(0), None);
+    assert_eq!(clickhouse::time_of_ms(0), None);
+    assert_eq!(clickhouse::time_of_ms(1_700_000_000_000), Some(now));
 }

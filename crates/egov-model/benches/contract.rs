@@ -8,49 +8,23 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use egov_model::catalogue::Catalogue;
 use egov_model::contract::Contract;
 use egov_model::model::CuratedEvent;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::hint::black_box;
 
-/// Events as the bench binary sends them (realistic units and payloads).
-fn events() -> Vec<(&'static str, Value)> {
-    vec![
-        (
-            "document.received",
-            json!({
-                "event_id": "bench-0a1b2c3d-i-000012345",
-                "event_type": "document.received",
-                "occurred_at": "2021-03-15T08:30:00+07:00",
-                "unit_code": "08707",
-                "schema_version": 1,
-                "payload": {
-                    "document_id": "VBD-08707-000012345",
-                    "sender": "Ủy ban nhân dân huyện Tam Dương",
-                    "channel": "provincial_axis",
-                    "due_at": "2021-03-25T17:00:00+07:00",
-                    "priority": 1
-                }
-            }),
-        ),
-        (
-            "dossier.received",
-            json!({
-                "event_id": "bench-0a1b2c3d-i-000012346",
-                "event_type": "dossier.received",
-                "occurred_at": "2021-05-10T08:12:00+07:00",
-                "unit_code": "000.00.02.H62",
-                "schema_version": 1,
-                "payload": {
-                    "dossier_id": "000.00.02.H62-210510-0042",
-                    "procedure_code": "1.001612",
-                    "field_code": "dau_tu",
-                    "channel": "online",
-                    "service_level": 4,
-                    "applicant_type": "business",
-                    "due_at": "2021-05-17T17:00:00+07:00"
-                }
-            }),
-        ),
-    ]
+/// Events as the bench binary sends them (realistic units and payloads),
+/// shared with transform's bench (`benches/events.json`), by event type.
+fn events() -> Vec<(String, Value)> {
+    let events: Vec<Value> = serde_json::from_str(include_str!("events.json"))
+        .unwrap_or_else(|e| panic!("benches/events.json: {e}"));
+    events
+        .into_iter()
+        .map(|event| {
+            (
+                event["event_type"].as_str().unwrap_or_default().to_owned(),
+                event,
+            )
+        })
+        .collect()
 }
 
 fn contract(c: &mut Criterion) {
@@ -62,17 +36,17 @@ fn contract(c: &mut Criterion) {
     for (name, event) in events() {
         let bytes = serde_json::to_vec(&event).unwrap_or_default();
         assert!(contract.validate(&event, now, &catalogue).is_ok(), "{name}");
-        group.bench_with_input(BenchmarkId::new("validate", name), &event, |b, event| {
+        group.bench_with_input(BenchmarkId::new("validate", &name), &event, |b, event| {
             b.iter(|| contract.validate(black_box(event), now, &catalogue).is_ok())
         });
         let text = String::from_utf8(bytes.clone()).unwrap_or_default();
-        group.bench_with_input(BenchmarkId::new("check", name), &text, |b, text| {
+        group.bench_with_input(BenchmarkId::new("check", &name), &text, |b, text| {
             b.iter(|| contract.check(black_box(text), now, &catalogue).is_ok())
         });
-        group.bench_with_input(BenchmarkId::new("parse", name), &bytes, |b, bytes| {
+        group.bench_with_input(BenchmarkId::new("parse", &name), &bytes, |b, bytes| {
             b.iter(|| serde_json::from_slice::<Value>(black_box(bytes)).is_ok())
         });
-        group.bench_with_input(BenchmarkId::new("serialise", name), &event, |b, event| {
+        group.bench_with_input(BenchmarkId::new("serialise", &name), &event, |b, event| {
             b.iter(|| serde_json::to_vec(black_box(event)).map(|v| v.len()))
         });
     }

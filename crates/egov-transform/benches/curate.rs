@@ -9,51 +9,20 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use egov_model::catalogue::Catalogue;
 use egov_model::contract::Contract;
 use egov_transform::curate::{curate, RawMeta};
-use serde_json::json;
 use std::hint::black_box;
 
-fn raw_events() -> Vec<(&'static str, Vec<u8>)> {
-    let events = [
-        (
-            "document.received",
-            json!({
-                "event_id": "bench-0a1b2c3d-i-000012345",
-                "event_type": "document.received",
-                "occurred_at": "2021-03-15T08:30:00+07:00",
-                "unit_code": "08707",
-                "schema_version": 1,
-                "payload": {
-                    "document_id": "VBD-08707-000012345",
-                    "sender": "Ủy ban nhân dân huyện Tam Dương",
-                    "channel": "provincial_axis",
-                    "due_at": "2021-03-25T17:00:00+07:00",
-                    "priority": 1
-                }
-            }),
-        ),
-        (
-            "dossier.received",
-            json!({
-                "event_id": "bench-0a1b2c3d-i-000012346",
-                "event_type": "dossier.received",
-                "occurred_at": "2021-05-10T08:12:00+07:00",
-                "unit_code": "243",
-                "schema_version": 1,
-                "payload": {
-                    "dossier_id": "243-210510-0042",
-                    "procedure_code": "1.001612",
-                    "field_code": "dau_tu",
-                    "channel": "online",
-                    "service_level": 4,
-                    "applicant_type": "business",
-                    "due_at": "2021-05-17T17:00:00+07:00"
-                }
-            }),
-        ),
-    ];
+/// The events of egov-model's contract bench (`benches/events.json` there),
+/// as ingest wrote them to the raw topic, by event type.
+fn raw_events() -> Vec<(String, Vec<u8>)> {
+    let events: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("../../egov-model/benches/events.json"))
+            .unwrap_or_else(|e| panic!("egov-model/benches/events.json: {e}"));
     events
         .into_iter()
-        .map(|(name, event)| (name, serde_json::to_vec(&event).unwrap_or_default()))
+        .map(|event| {
+            let name = event["event_type"].as_str().unwrap_or_default().to_owned();
+            (name, serde_json::to_vec(&event).unwrap_or_default())
+        })
         .collect()
 }
 
@@ -73,13 +42,13 @@ fn transform(c: &mut Criterion) {
     for (name, raw) in raw_events() {
         let curated = curate(Some(&raw), meta, &contract, &catalogue)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        group.bench_with_input(BenchmarkId::new("curate", name), &raw, |b, raw| {
+        group.bench_with_input(BenchmarkId::new("curate", &name), &raw, |b, raw| {
             b.iter(|| curate(Some(black_box(raw)), meta, &contract, &catalogue).is_ok())
         });
-        group.bench_with_input(BenchmarkId::new("curate_sealed", name), &raw, |b, raw| {
+        group.bench_with_input(BenchmarkId::new("curate_sealed", &name), &raw, |b, raw| {
             b.iter(|| curate(Some(black_box(raw)), sealed, &contract, &catalogue).is_ok())
         });
-        group.bench_with_input(BenchmarkId::new("encode", name), &curated, |b, event| {
+        group.bench_with_input(BenchmarkId::new("encode", &name), &curated, |b, event| {
             b.iter(|| serde_json::to_vec(black_box(event)).map(|v| v.len()))
         });
     }

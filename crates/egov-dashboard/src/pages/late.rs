@@ -4,12 +4,11 @@
 
 use crate::html::{self, count_cell, header_row, Frame};
 use crate::i18n::Text;
-use crate::{AppState, DashboardError};
+use crate::{DashboardError, Period};
 use chrono::NaiveDate;
 use egov_analytics::figures::DossierFigures;
-use egov_analytics::{LateDossier, ReportError, LATE_DOSSIERS_LIMIT};
+use egov_analytics::{LateDossier, LATE_DOSSIERS_LIMIT};
 use egov_model::format;
-use egov_runtime::clickhouse::query_client;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -24,15 +23,14 @@ pub struct LateList {
     pub dossiers: Vec<LateDossier>,
 }
 
-/// The late dossiers of unit `code` for `from..=to`.
+/// The late dossiers of unit `code` for `period`.
 pub(crate) async fn fetch(
-    state: &AppState,
+    client: &clickhouse::Client,
+    database: &str,
     code: &str,
-    from: NaiveDate,
-    to: NaiveDate,
+    period: Period,
 ) -> Result<Vec<LateDossier>, DashboardError> {
-    let client = query_client(&state.clickhouse).map_err(ReportError::from)?;
-    Ok(egov_analytics::late_dossiers(&client, &state.clickhouse.database, code, from, to).await?)
+    Ok(egov_analytics::late_dossiers(client, database, code, period.from, period.to).await?)
 }
 
 impl LateList {

@@ -11,11 +11,15 @@ use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use axum::Json;
 use chrono::{Datelike, NaiveDate};
+use egov_analytics::figures::{DocumentCounts, DossierCounts};
 use egov_analytics::figures::{DocumentFigures, DossierFigures, Period as FigurePeriod};
-use egov_analytics::ReportRequest;
+use egov_analytics::query::{counts_by_unit, Params as QueryParams};
+use egov_analytics::ReportError;
 use egov_model::format;
 use egov_model::{Level, Unit};
+use egov_runtime::clickhouse::query_client;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 /// The figures of one unit for one period.
@@ -83,28 +87,28 @@ pub(crate) fn months(period: Period) -> Vec<FigurePeriod> {
 }
 
 /// The unit's own figures for one period: its row of the per-unit report
-/// (zeros when it has no events then).
+/// (zeros when it has no events then), read for that unit alone (not its
+/// subtree, as `egov report --unit` would).
 async fn unit_figures(
-    state: &AppState,
+    client: &clickhouse::Client,
+    database: &str,
     code: &str,
     period: FigurePeriod,
 ) -> Result<PeriodFigures, DashboardError> {
-    let request = ReportRequest {
+    let own = HashSet::from([code.to_owned()]);
+    let params = QueryParams {
         from: period.from,
         to: period.to,
-        unit: Some(code.to_owned()),
+        units: Some(&own),
     };
-    let units = egov_analytics::report_by_unit(&state.clickhouse, &request).await?;
-    let own = units.into_iter().find(|u| u.unit_code == code);
-    let zero = egov_analytics::figures::Report::new(
-        period.from,
-        period.to,
-        &Default::default(),
-        &Default::default(),
+    let counts = counts_by_unit(client, database, &params).await?;
+    let (documents, dossiers) = counts.values().fold(
+        Default::default(),
+        |(d, s): (DocumentCounts, DossierCounts), c| (d + c.documents, s + c.dossiers),
     );
     Ok(PeriodFigures {
-        documents: own.as_ref().map_or(zero.documents.total, |u| u.documents),
-        dossiers: own.as_ref().map_or(zero.dossiers.total, |u| u.dossiers),
+        documents: documents.into(),
+        dossiers: dossiers.into(),
         period,
     })
 }
@@ -123,12 +127,16 @@ async fn data(state: &AppState, code: &str, period: Period) -> Result<UnitData, 
     let (task_state, task_code) = (state.clone(), code.to_owned());
     let (figures, months, late) = state
         .figures(key, async move {
-            let (state, code) = (&task_state, task_code.as_str());
-            let all = months.iter().map(|m| unit_figures(state, code, m.clone()));
+            let code = task_code.as_str();
+            let database = task_state.clickhouse.database.as_str();
+            let client = query_client(&task_state.clickhouse).map_err(ReportError::from)?;
+            let all = months
+                .iter()
+                .map(|m| unit_figures(&client, database, code, m.clone()));
             let (figures, months, late) = tokio::join!(
-                unit_figures(state, code, whole),
+                unit_figures(&client, database, code, whole),
                 futures::future::join_all(all),
-                late::fetch(state, code, period.from, period.to)
+                late::fetch(&client, database, code, period)
             );
             Ok((
                 figures?,

@@ -407,22 +407,7 @@ mod fast_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
-
-    fn examples(kind: &str) -> anyhow::Result<Vec<(String, Value)>> {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../schemas/v1/examples")
-            .join(kind);
-        let mut all = Vec::new();
-        for entry in std::fs::read_dir(&dir)? {
-            let path = entry?.path();
-            let example: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
-            all.push((path.display().to_string(), example));
-        }
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        anyhow::ensure!(!all.is_empty(), "no examples in {}", dir.display());
-        Ok(all)
-    }
+    use crate::examples::examples;
 
     #[test]
     fn every_valid_example_is_accepted() -> anyhow::Result<()> {

@@ -8,6 +8,8 @@
 pub mod calendar;
 pub mod catalogue;
 pub mod contract;
+#[cfg(any(test, feature = "examples"))]
+pub mod examples;
 pub mod format;
 pub mod model;
 pub mod raw_event;

@@ -120,7 +120,6 @@ mod tests {
     use super::*;
     use egov_model::model::EventType;
     use serde_json::{json, Value};
-    use std::path::PathBuf;
 
     fn setup() -> (Contract, Catalogue, RawMeta) {
         let contract = Contract::v1().unwrap_or_else(|e| panic!("contract: {e}"));
@@ -136,23 +135,7 @@ mod tests {
     }
 
     fn examples(kind: &str) -> Vec<(String, Value)> {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../schemas/v1/examples")
-            .join(kind);
-        let mut all: Vec<(String, Value)> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .filter_map(Result::ok)
-            .map(|entry| {
-                let path = entry.path();
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
-                (
-                    path.display().to_string(),
-                    serde_json::from_str(&text).unwrap_or(Value::Null),
-                )
-            })
-            .collect();
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        all
+        egov_model::examples::examples(kind).unwrap_or_else(|e| panic!("examples: {e}"))
     }
 
     #[test]

@@ -7,7 +7,6 @@
 use super::*;
 use proptest::prelude::*;
 use serde_json::json;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 fn setup() -> &'static (Contract, Catalogue) {
@@ -19,24 +18,13 @@ fn setup() -> &'static (Contract, Catalogue) {
     })
 }
 
+/// The events of the examples of `kind`.
 fn examples(kind: &str) -> Vec<(String, Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../schemas/v1/examples")
-        .join(kind);
-    let mut all: Vec<(String, Value)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(Result::ok)
-        .map(|entry| {
-            let path = entry.path();
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let example: Value =
-                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            (path.display().to_string(), example["event"].clone())
-        })
-        .collect();
-    all.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(!all.is_empty(), "no examples in {}", dir.display());
-    all
+    crate::examples::examples(kind)
+        .unwrap_or_else(|e| panic!("examples: {e}"))
+        .into_iter()
+        .map(|(name, example)| (name, example["event"].clone()))
+        .collect()
 }
 
 /// A verdict as both paths can state it.

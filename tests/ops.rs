@@ -70,8 +70,7 @@ impl Ingest {
 
     /// `/readyz`: the status and the body.
     async fn readyz(&self) -> anyhow::Result<(u16, String)> {
-        let response = self.http.get(self.url("/readyz")).send().await?;
-        Ok((response.status().as_u16(), response.text().await?))
+        egov_tests::ops::readyz(&self.http, &self.url("/readyz")).await
     }
 
     /// Polls `/readyz` until `done` holds; fails after `timeout`.
@@ -80,17 +79,7 @@ impl Ingest {
         timeout: Duration,
         done: impl Fn(u16, &str) -> bool,
     ) -> anyhow::Result<(u16, String)> {
-        let started = Instant::now();
-        loop {
-            let (status, body) = self.readyz().await?;
-            if done(status, &body) {
-                return Ok((status, body));
-            }
-            if started.elapsed() > timeout {
-                anyhow::bail!("/readyz is still {status} {body} after {timeout:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        egov_tests::ops::wait_readyz(&self.http, &self.url("/readyz"), timeout, done).await
     }
 
     async fn wait_ready(&self) -> anyhow::Result<()> {

@@ -12,7 +12,7 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::producer::FutureRecord;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumer_lag_is_the_high_watermark_minus_the_position() -> anyhow::Result<()> {
@@ -73,29 +73,13 @@ async fn consumer_lag_is_the_high_watermark_minus_the_position() -> anyhow::Resu
     Ok(())
 }
 
-/// `/readyz` of a pipeline: the status and the body.
-async fn pipeline_readyz(pipeline: &Pipeline) -> anyhow::Result<(u16, String)> {
-    let response = pipeline.http.get(pipeline.url("/readyz")).send().await?;
-    Ok((response.status().as_u16(), response.text().await?))
-}
-
-/// Polls a pipeline's `/readyz` until `done` holds; fails after `timeout`.
+/// Polls the `/readyz` of a pipeline until `done` holds; fails after `timeout`.
 async fn wait_pipeline_readyz(
     pipeline: &Pipeline,
     timeout: Duration,
     done: impl Fn(u16, &str) -> bool,
 ) -> anyhow::Result<(u16, String)> {
-    let started = Instant::now();
-    loop {
-        let (status, body) = pipeline_readyz(pipeline).await?;
-        if done(status, &body) {
-            return Ok((status, body));
-        }
-        if started.elapsed() > timeout {
-            anyhow::bail!("/readyz is still {status} {body} after {timeout:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    egov_tests::ops::wait_readyz(&pipeline.http, &pipeline.url("/readyz"), timeout, done).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The cluster-mode migrations (schemas/clickhouse/cluster/*.sql and the view of
-004_dossier_state.sql, rendered as egov-load's migrate_cluster.rs renders them) on a
+004_dossier_state.sql, rendered as egov-tools' migrate_cluster.rs renders them) on a
 current ClickHouse release (chDB), so that they run in production as they run on
 the 18.16 cluster of deploy/cluster (where deploy/cluster/tests/faults.sh applies them
 with `egov migrate`):

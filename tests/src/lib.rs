@@ -208,6 +208,37 @@ impl Pipeline {
         }
     }
 
+    /// `egov report`'s figures (as JSON) for `from..to` and every unit once
+    /// they equal the independent computation over `events`
+    /// (`egov_scenario::reference`), waiting for them as [`Self::eventually`]
+    /// does; fails with both when they never do.
+    pub async fn wait_for_figures(
+        &self,
+        events: &[Value],
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> anyhow::Result<Value> {
+        let expected =
+            serde_json::to_value(egov_scenario::reference::figures(events, from, to, None)?)?;
+        let request = egov_analytics::ReportRequest {
+            from,
+            to,
+            unit: None,
+        };
+        let (clickhouse, request) = (&self.settings.clickhouse, &request);
+        let got = self
+            .eventually(&expected, Duration::from_secs(30), || async move {
+                Ok(serde_json::to_value(
+                    egov_analytics::report(clickhouse, request).await?,
+                )?)
+            })
+            .await?;
+        if got != expected {
+            bail!("the report for {from}..{to} differs from the reference:\n got {got}\n expected {expected}");
+        }
+        Ok(got)
+    }
+
     /// Stops the services gracefully, keeps topics and database, and starts a
     /// new pipeline on them with `settings` (e.g. another catalogue).
     pub async fn restart_with(mut self, settings: Settings) -> anyhow::Result<Self> {

@@ -274,9 +274,10 @@ fn scenario(seed: u64) -> Vec<Value> {
 }
 
 fn pid_of(service: &str) -> anyhow::Result<String> {
-    let path = repo_root()
-        .join(".local/run")
-        .join(format!("{service}.pid"));
+    // Where deploy/local keeps its servers: EGOV_LOCAL_DIR, as lib.sh reads it.
+    let local = std::env::var_os("EGOV_LOCAL_DIR")
+        .map_or_else(|| repo_root().join(".local"), std::path::PathBuf::from);
+    let path = local.join("run").join(format!("{service}.pid"));
     Ok(std::fs::read_to_string(&path)
         .with_context(|| {
             format!(

@@ -203,27 +203,9 @@ async fn scorecard_json_csv_and_xlsx_hold_the_same_values() -> anyhow::Result<()
         .await?;
     let (from, to) = egov_scenario::random::STANDARD_PERIOD;
     // The figures read the rollups, which trail the events by an insert's views.
-    let expected = serde_json::to_value(egov_scenario::reference::figures(
-        &scenario.events,
-        from,
-        to,
-        None,
-    )?)?;
-    let request = egov_analytics::ReportRequest {
-        from,
-        to,
-        unit: None,
-    };
-    let clickhouse = &pipeline.settings.clickhouse;
-    let request = &request;
-    let report = pipeline
-        .eventually(&expected, Duration::from_secs(30), || async move {
-            Ok(serde_json::to_value(
-                egov_analytics::report(clickhouse, request).await?,
-            )?)
-        })
+    pipeline
+        .wait_for_figures(&scenario.events, from, to)
         .await?;
-    assert_eq!(report, expected);
     let (from, to) = (from.to_string(), to.to_string());
     let period = ["--from", from.as_str(), "--to", to.as_str()];
     let dir = TempDir(std::env::temp_dir().join(format!(

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The benchmark (not a test): egov against writing straight to Kafka and against ClickHouse's own
 # Kafka engine, side by side on this machine in one run. Prints a table and writes
-# target/bench/results.json (egov's logs beside it). About 2-4 minutes on 2 cores, plus about 2 for the 2021 scenario of the scorecard phase (plus the build).
+# target/bench/results.json (egov's logs beside it). About 2-4 minutes on 2 cores, plus about 2 for the 2021 scenario of the scorecard phase
+# and 15-20 for the ten provinces (about 25 million events) of the country phase (plus the build).
 #
 #   ./deploy/local/bench.sh                      # everything, default sizes
 #   BENCH_EVENTS=100000 BENCH_ROUNDS=1 ./deploy/local/bench.sh
 #   ./deploy/local/bench.sh --phases load        # one part only; --help lists every option
+#   BENCH_PHASES=country ./deploy/local/bench.sh # country scale only: 10 provinces' 2021, then egov report / scorecard
 #
 # Sizes and options (environment or flags, see `target/release/egov-bench --help`):
 #   BENCH_EVENTS=300000       events per round: to ingest over HTTP, and straight to Kafka
@@ -14,7 +16,8 @@
 #   BENCH_FRESH_SECS=30       seconds of offered load at BENCH_FRESH_LOAD (0.5) x the ingest rate
 #   BENCH_FRESH_MAX_EVENTS=1500000, BENCH_BATCH=500, BENCH_CLIENTS=8, BENCH_POLL_MS=50
 #   BENCH_ABUSE_SECS=20, BENCH_ABUSE_CLIENTS=64   the abuse phase: egov ingest (defaults) under worst-case bodies
-#   BENCH_PHASES=raw,alone,run,abuse,load,scorecard, BENCH_SCORECARD_DB=DB, BENCH_EGOV_ENV=KEY=VALUE,... (extra env of the egov processes)
+#   BENCH_PHASES=raw,alone,run,abuse,load,scorecard,country, BENCH_SCORECARD_DB=DB, BENCH_EGOV_ENV=KEY=VALUE,... (extra env of the egov processes)
+#   BENCH_PROVINCES=10, BENCH_COUNTRY_DB=DB   the country phase: provinces, or a database that already holds them
 # Kafka and ClickHouse are the local ones (EGOV__KAFKA__BROKERS, EGOV__CLICKHOUSE__URL to change).
 # Every topic, consumer group and database the run makes is named bench.<id>.* / egov_bench_<id>*
 # and removed at the end (--keep keeps them).

@@ -52,14 +52,25 @@ pub struct Args {
     /// ingest` alone), run (`egov run`: ingest, freshness, memory), abuse
     /// (`egov ingest` under worst-case bodies), load (egov load and the
     /// Kafka engine), scorecard (the 2021 scenario through `egov run`, then
-    /// `egov scorecard` for the year).
+    /// `egov scorecard` for the year), country (the same sent by
+    /// `--provinces` provinces: about 25 million events for 10, 15 minutes
+    /// or more on 2 cores, then `egov report` and `egov scorecard`).
     #[arg(
         long,
         env = "BENCH_PHASES",
-        default_value = "raw,alone,run,abuse,load,scorecard",
+        default_value = "raw,alone,run,abuse,load,scorecard,country",
         value_delimiter = ','
     )]
     pub phases: Vec<String>,
+    /// Provinces of the `country` phase, each sending the 2021 scenario
+    /// with unit codes of its own.
+    #[arg(long, env = "BENCH_PROVINCES", default_value_t = 10,
+          value_parser = clap::value_parser!(u16).range(2..=i64::from(egov_scenario::provinces::MAX_PROVINCES)))]
+    pub provinces: u16,
+    /// A database that already holds the `country` phase's scenario (one
+    /// kept with `--keep`): measured without loading it again.
+    #[arg(long, env = "BENCH_COUNTRY_DB")]
+    pub country_db: Option<String>,
     /// Extra environment of the `egov` processes under test, KEY=VALUE
     /// (comma-separated in the variable), for experiments such as another
     /// allocator (`LD_PRELOAD=...`) or other settings (`EGOV__...`).

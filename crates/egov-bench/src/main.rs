@@ -13,6 +13,8 @@
 //! 6. the province's year: the 2021 scenario (about 2.5 M events) through
 //!    `egov run`, from the first request until every event is visible, then
 //!    `egov scorecard` and every page of `egov dashboard` for the year on it;
+//! 7. the country's year: the same sent by N provinces (10: about 25 M
+//!    events), then `egov report` and `egov scorecard` for the year;
 //!
 //! and the CPU time per event of each stage;
 //!
@@ -22,7 +24,7 @@
 //!
 //! One module per measured thing, each with a `phase` that fills in its
 //! figures of the results: `throughput` (1), `load` (2), `freshness` (3 and
-//! 4), `abuse` (5), `scorecard` (6); `main` only wires them. The tools they share: `bench`
+//! 4), `abuse` (5), `scorecard` (6 and 7); `main` only wires them. The tools they share: `bench`
 //! (what every phase gets), `events` (the events sent), `ingest` (HTTP
 //! clients), `produce` (raw Kafka produce), `egov` (the process under test),
 //! `ch` (ClickHouse), `names` (the run's resources) and `report` (the
@@ -108,6 +110,10 @@ async fn run(args: &Args, settings: &Settings, names: &Names) -> anyhow::Result<
     // 6. `egov scorecard` for a year of the province (its own `egov run` and database).
     if args.wants("scorecard") {
         scorecard::phase(&mut bench).await?;
+    }
+    // 7. The same for N provinces at once (their own `egov run` and database).
+    if args.wants("country") {
+        scorecard::country_phase(&mut bench).await?;
     }
     let mut results = bench.results;
     results.finish();

@@ -6,6 +6,14 @@
 //! every page and API call of `egov dashboard` for the year (`crate::dashboard`).
 //! `BENCH_SCORECARD_DB` names a database that already holds the scenario
 //! (e.g. kept by `--keep`) to measure without loading again.
+//!
+//! Phase `country` does the same at country scale ([`Scale`]): the scenario
+//! sent by `BENCH_PROVINCES` provinces (10: about 25 million events), each
+//! with unit codes of its own, through the same pipeline with their national
+//! catalogue (`EGOV__CATALOGUE__PATH`, written beside the results); then
+//! the same timings (not the dashboard's), and a check that every province's report for the year
+//! equals province 1's. `BENCH_COUNTRY_DB` measures a database that already
+//! holds it.
 
 use crate::bench::Bench;
 use crate::ch::ClickHouse;
@@ -17,13 +25,14 @@ use egov_analytics::scorecard::ScorecardRequest;
 use egov_analytics::ReportRequest;
 use egov_model::Catalogue;
 use egov_runtime::clickhouse::ident;
-use egov_runtime::config::Settings;
+use egov_runtime::config::{ClickHouseConfig, Settings};
+use egov_scenario::provinces::unit_code;
 use egov_scenario::push::{push, PushOptions, Target};
 use egov_scenario::report2021::{Report2021, DEFAULT_SEED};
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use serde::Serialize;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,8 +40,52 @@ use std::time::{Duration, Instant};
 /// Each measurement is the median of this many runs, after one to warm up.
 const RUNS: usize = 7;
 
+/// How many provinces send the 2021 scenario, and what that needs.
+pub struct Scale {
+    /// Provinces sending the scenario (1: the province alone).
+    pub provinces: u16,
+    /// A database that already holds the scenario of that many provinces.
+    pub existing: Option<String>,
+    /// In the names of the topics, groups and database (`y2021`, `n10`).
+    pub tag: String,
+    /// The file the national catalogue is written to (provinces > 1).
+    pub catalogue_path: PathBuf,
+    /// Also time every page of `egov dashboard`.
+    pub dashboard: bool,
+}
+
+impl Scale {
+    /// The unit catalogue of the provinces; written to `catalogue_path`
+    /// for the `egov` processes when there is more than one province.
+    fn catalogue(&self) -> anyhow::Result<Catalogue> {
+        let base = Catalogue::embedded()?;
+        if self.provinces <= 1 {
+            return Ok(base);
+        }
+        let catalogue = egov_scenario::provinces::national_catalogue(&base, self.provinces)?;
+        let mut out = Vec::new();
+        catalogue.write_csv(&mut out)?;
+        std::fs::write(&self.catalogue_path, out)
+            .with_context(|| self.catalogue_path.display().to_string())?;
+        Ok(catalogue)
+    }
+
+    /// What the `egov` processes need to read the catalogue.
+    fn env(&self) -> Vec<(String, String)> {
+        if self.provinces <= 1 {
+            return Vec::new();
+        }
+        vec![(
+            "EGOV__CATALOGUE__PATH".to_owned(),
+            self.catalogue_path.display().to_string(),
+        )]
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Figures {
+    /// Provinces that sent the 2021 scenario.
+    pub provinces: u16,
     pub database: String,
     /// Rows of `events` (distinct events of the scenario).
     pub events: u64,
@@ -46,8 +99,11 @@ pub struct Figures {
     pub scorecard_year_ms: f64,
     /// The library call alone (`egov_analytics::scorecard`), median.
     pub scorecard_year_query_ms: f64,
-    /// `egov_analytics::report` for the year, median (for comparison).
+    /// `egov_analytics::report` for the year, median.
     pub report_year_ms: f64,
+    /// With several provinces: every province's report for the year was
+    /// checked equal to province 1's (`egov report --unit` of its root).
+    pub provinces_equal: bool,
     pub runs: Vec<Run>,
     /// `egov dashboard`'s pages and API calls for the year.
     pub dashboard: Option<crate::dashboard::Figures>,
@@ -69,18 +125,16 @@ struct Resources {
 
 /// Measures and fills in the results (`scorecard_year_ms`, `scorecard`).
 pub async fn phase(bench: &mut Bench<'_>) -> anyhow::Result<()> {
-    // The run's environment; `load` replaces topics, groups, database and port.
-    let names = bench.names;
-    let env = egov_env(bench.args, bench.settings, names, &names.raw, "127.0.0.1:0")?;
-    let figures = run(
-        &bench.args.egov,
-        env,
-        bench.settings,
-        &names.id,
-        &bench.log_dir,
-        bench.args.keep,
-    )
-    .await?;
+    let scale = Scale {
+        provinces: 1,
+        existing: std::env::var("BENCH_SCORECARD_DB")
+            .ok()
+            .filter(|d| !d.is_empty()),
+        tag: "y2021".to_owned(),
+        catalogue_path: PathBuf::new(),
+        dashboard: true,
+    };
+    let figures = run(bench, &scale).await?;
     bench.results.scorecard_year_ms = figures.scorecard_year_ms;
     if let Some(dashboard) = &figures.dashboard {
         bench.results.dashboard_first_ms_max = dashboard.first_ms_max;
@@ -95,35 +149,59 @@ pub async fn phase(bench: &mut Bench<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(
-    egov_binary: &Path,
-    base_env: Vec<(String, String)>,
-    settings: &Settings,
-    id: &str,
-    log_dir: &Path,
-    keep: bool,
-) -> anyhow::Result<Figures> {
+/// Phase `country`: fills in `country_*` and `country`.
+pub async fn country_phase(bench: &mut Bench<'_>) -> anyhow::Result<()> {
+    let provinces = bench.args.provinces;
+    let scale = Scale {
+        provinces,
+        existing: bench.args.country_db.clone().filter(|d| !d.is_empty()),
+        tag: format!("n{provinces}"),
+        catalogue_path: bench
+            .log_dir
+            .join(format!("units-{provinces}-provinces.csv")),
+        dashboard: false,
+    };
+    let figures = run(bench, &scale).await?;
+    let results = &mut bench.results;
+    results.country_report_year_ms = figures.report_year_ms;
+    results.country_scorecard_year_ms = figures.scorecard_year_ms;
+    if figures.load_s > 0.0 {
+        results.country_year_s = figures.load_s;
+        results.rss_mib_max = results.rss_mib_max.max(figures.rss_mib_max);
+    }
+    results.country = Some(figures);
+    Ok(())
+}
+
+async fn run(bench: &Bench<'_>, scale: &Scale) -> anyhow::Result<Figures> {
+    let (settings, id, keep) = (bench.settings, &bench.names.id, bench.args.keep);
+    // The run's environment; `load` replaces topics, groups, database and port.
+    let names = bench.names;
+    let mut env = egov_env(bench.args, settings, names, &names.raw, "127.0.0.1:0")?;
+    let catalogue = scale.catalogue()?;
+    env.extend(scale.env());
     let ch = ClickHouse::new(&settings.clickhouse)?;
-    let existing = std::env::var("BENCH_SCORECARD_DB")
-        .ok()
-        .filter(|d| !d.is_empty());
-    let mut figures = Figures::default();
+    let mut figures = Figures {
+        provinces: scale.provinces,
+        ..Figures::default()
+    };
     let mut made = None;
     // The dashboard reads the database measured (a later entry wins).
-    let mut dashboard_env = base_env.clone();
-    let database = match existing {
-        Some(database) => database,
+    let mut dashboard_env = env.clone();
+    let database = match &scale.existing {
+        Some(database) => database.clone(),
         None => {
+            let tag = &scale.tag;
             let resources = Resources {
                 topics: ["raw", "curated", "dlq"]
-                    .map(|t| format!("bench.{id}.y2021.{t}"))
+                    .map(|t| format!("bench.{id}.{tag}.{t}"))
                     .to_vec(),
                 groups: ["transform", "load"]
-                    .map(|g| format!("bench.{id}.y2021.{g}"))
+                    .map(|g| format!("bench.{id}.{tag}.{g}"))
                     .to_vec(),
-                database: format!("egov_bench_{id}_y2021"),
+                database: format!("egov_bench_{id}_{tag}"),
             };
-            let loaded = load(egov_binary, base_env, settings, &resources, log_dir).await;
+            let loaded = load(bench, env, scale.provinces, &resources).await;
             let database = resources.database.clone();
             made = Some(resources);
             match loaded {
@@ -140,9 +218,9 @@ async fn run(
         }
     };
     dashboard_env.push(("EGOV__CLICKHOUSE__DATABASE".into(), database.clone()));
-    let mut measured = measure(egov_binary, settings, &ch, &database, &mut figures).await;
-    if measured.is_ok() {
-        match crate::dashboard::measure(egov_binary, dashboard_env, log_dir).await {
+    let mut measured = measure(bench, scale, &catalogue, &database, &mut figures).await;
+    if measured.is_ok() && scale.dashboard {
+        match crate::dashboard::measure(&bench.args.egov, dashboard_env, &bench.log_dir).await {
             Ok(dashboard) => figures.dashboard = Some(dashboard),
             Err(error) => measured = Err(error),
         }
@@ -153,15 +231,16 @@ async fn run(
     Ok(figures)
 }
 
-/// Pushes the scenario through `egov run` and waits until ClickHouse has it
-/// all: the seconds that took (`province_year_s`), and the process's peak RSS.
+/// Pushes the scenario of `provinces` provinces through `egov run` and waits
+/// until ClickHouse has it all: the seconds that took (`province_year_s`,
+/// `country_year_s`), and the process's peak RSS.
 async fn load(
-    egov_binary: &Path,
+    bench: &Bench<'_>,
     mut env: Vec<(String, String)>,
-    settings: &Settings,
+    provinces: u16,
     resources: &Resources,
-    log_dir: &Path,
 ) -> anyhow::Result<(f64, f64)> {
+    let (egov_binary, settings) = (&bench.args.egov, bench.settings);
     let ch = ClickHouse::new(&settings.clickhouse)?;
     let address = format!("127.0.0.1:{}", free_port()?);
     // Later entries win: this phase's topics, groups, database and port.
@@ -176,10 +255,16 @@ async fn load(
     ] {
         env.push((key.to_owned(), value));
     }
-    say("scorecard: generating the 2021 scenario");
-    let scenario = Arc::new(Report2021::generate(DEFAULT_SEED)?);
-    let distinct = scenario.composition().distinct_events;
-    let log = log_dir.join("egov-run-2021.log");
+    say(format!(
+        "scorecard: generating the 2021 scenario of {provinces} province(s)"
+    ));
+    let scenario = Arc::new(Report2021::generate_provinces(DEFAULT_SEED, provinces)?);
+    let distinct = scenario.composition().distinct_events * u64::from(provinces);
+    let log = bench.log_dir.join(if provinces > 1 {
+        format!("egov-run-2021-{provinces}-provinces.log")
+    } else {
+        "egov-run-2021.log".to_owned()
+    });
     say(format!(
         "scorecard: starting {} run on {address} (log {})",
         egov_binary.display(),
@@ -198,24 +283,32 @@ async fn load(
         &options,
     )
     .await?;
+    drop(scenario);
     say(format!(
         "scorecard: {} events accepted in {:.1?}; waiting for {distinct} distinct rows",
         stats.accepted,
         started.elapsed()
     ));
-    let sql = format!(
-        "SELECT count() FROM {}.events FINAL",
-        ident(&resources.database)
+    // `count()` is cheap (the parts' row counts); the distinct count with
+    // FINAL reads every key, so it is asked only once the rows could be there.
+    let table = format!("{}.events", ident(&resources.database));
+    let (rows, distinct_rows) = (
+        format!("SELECT count() FROM {table}"),
+        format!("SELECT count() FROM {table} FINAL"),
     );
+    let limit = Duration::from_secs(900 + 240 * u64::from(provinces - 1));
     loop {
-        if ch.number(None, &sql).await.unwrap_or(0) >= distinct {
+        if ch.number(None, &rows).await.unwrap_or(0) >= distinct
+            && ch.number(None, &distinct_rows).await.unwrap_or(0) >= distinct
+        {
             break;
         }
         anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(900),
-            "the 2021 scenario is not all in ClickHouse after 15 minutes"
+            started.elapsed() < limit,
+            "the 2021 scenario is not all in ClickHouse after {limit:?}"
         );
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        let poll = if provinces > 1 { 2_000 } else { 500 };
+        tokio::time::sleep(Duration::from_millis(poll)).await;
     }
     let seconds = started.elapsed().as_secs_f64();
     let memory = process.stop().await?;
@@ -227,12 +320,14 @@ fn ms(duration: Duration) -> f64 {
 }
 
 async fn measure(
-    egov_binary: &Path,
-    settings: &Settings,
-    ch: &ClickHouse,
+    bench: &Bench<'_>,
+    scale: &Scale,
+    catalogue: &Catalogue,
     database: &str,
     figures: &mut Figures,
 ) -> anyhow::Result<()> {
+    let (egov_binary, settings) = (&bench.args.egov, bench.settings);
+    let ch = &bench.ch;
     ch.quiesce(Duration::from_secs(60)).await;
     figures.events = ch
         .number(
@@ -243,7 +338,6 @@ async fn measure(
     let mut config = settings.clickhouse.clone();
     config.database = database.to_owned();
     let client = egov_runtime::clickhouse::query_client(&config)?;
-    let catalogue = Catalogue::embedded()?;
     let from = chrono::NaiveDate::from_ymd_opt(2021, 1, 1).context("date")?;
     let to = chrono::NaiveDate::from_ymd_opt(2021, 12, 31).context("date")?;
     let request = ScorecardRequest {
@@ -266,6 +360,7 @@ async fn measure(
             .env("EGOV__CLICKHOUSE__USER", &config.user)
             .env("EGOV__CLICKHOUSE__PASSWORD", config.password.expose())
             .env("EGOV__CLICKHOUSE__DATABASE", database)
+            .envs(scale.env())
             .stdin(Stdio::null())
             .stderr(Stdio::inherit())
             .output()?;
@@ -279,7 +374,7 @@ async fn measure(
         let card = egov_analytics::scorecard::scorecard(
             &client,
             database,
-            &catalogue,
+            catalogue,
             &request,
             &settings.scorecard,
         )
@@ -303,13 +398,54 @@ async fn measure(
     figures.scorecard_year_query_ms = of(|r| r.scorecard_query_ms);
     figures.report_year_ms = of(|r| r.report_ms);
     say(format!(
-        "scorecard: {} rows; egov scorecard for 2021 {:.0} ms (the queries {:.0} ms), egov report {:.0} ms",
+        "scorecard ({} province(s)): {} rows; egov scorecard for 2021 {:.0} ms (the queries {:.0} ms), egov report {:.0} ms",
+        scale.provinces,
         figures.events,
         figures.scorecard_year_ms,
         figures.scorecard_year_query_ms,
         figures.report_year_ms
     ));
+    if scale.provinces > 1 {
+        figures.provinces_equal = provinces_equal(&config, scale.provinces, &report).await?;
+    }
     Ok(())
+}
+
+/// Every province's report for the year (`--unit` its root) equals
+/// province 1's: the same mix, each with its own units. An error otherwise.
+async fn provinces_equal(
+    config: &ClickHouseConfig,
+    provinces: u16,
+    year: &ReportRequest,
+) -> anyhow::Result<bool> {
+    let root = Catalogue::embedded()?
+        .units()
+        .find(|u| u.parent_code.is_none())
+        .map(|u| u.code.clone())
+        .context("the catalogue has no root")?;
+    let report_of = |province: u16| {
+        let request = ReportRequest {
+            unit: Some(unit_code(&root, province).into_owned()),
+            ..year.clone()
+        };
+        async move { egov_analytics::report(config, &request).await }
+    };
+    let first = serde_json::to_value(report_of(1).await?)?;
+    anyhow::ensure!(
+        first["documents"]["total"]["incoming"].as_u64() > Some(0),
+        "province 1 has no documents in 2021"
+    );
+    for province in 2..=provinces {
+        let other = serde_json::to_value(report_of(province).await?)?;
+        anyhow::ensure!(
+            other == first,
+            "province {province}'s report for 2021 differs from province 1's: {other} against {first}"
+        );
+    }
+    say(format!(
+        "scorecard: the report for 2021 of each of the {provinces} provinces equals province 1's"
+    ));
+    Ok(true)
 }
 
 async fn cleanup(settings: &Settings, ch: &ClickHouse, made: Option<&Resources>, keep: bool) {

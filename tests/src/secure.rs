@@ -244,7 +244,11 @@ fn require_tools() -> anyhow::Result<()> {
 fn kafka_libs() -> anyhow::Result<PathBuf> {
     let libs = match std::env::var_os("EGOV_TEST_KAFKA_LIBS") {
         Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/kafka/libs"),
+        // Where deploy/local keeps Kafka: EGOV_LOCAL_DIR, as lib.sh reads it.
+        None => std::env::var_os("EGOV_LOCAL_DIR").map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/kafka/libs"),
+            |local| PathBuf::from(local).join("kafka/libs"),
+        ),
     };
     let has_jars = std::fs::read_dir(&libs)
         .map(|entries| {

@@ -15,19 +15,6 @@ fn document_counts(d: &DocumentFigures) -> DocumentCounts {
     }
 }
 
-fn dossier_counts(d: &DossierFigures) -> DossierCounts {
-    DossierCounts {
-        received: d.received,
-        carried_over: d.carried_over,
-        resolved_early: d.resolved_early,
-        resolved_on_time: d.resolved_on_time,
-        resolved_late: d.resolved_late,
-        pending_in_time: d.pending_in_time,
-        pending_overdue: d.pending_overdue,
-        online: d.online,
-    }
-}
-
 /// The scorecard's units (all levels) summed per level and in total equal the
 /// report of the same period in every figure, rates (from the summed counts)
 /// included; and every unit's own figures agree with themselves (`in_period`,
@@ -39,10 +26,10 @@ pub fn assert_sums_equal_report(card: &Scorecard, report: &Report) -> anyhow::Re
         let mut sum = (DocumentCounts::default(), DossierCounts::default());
         for unit in card.units.iter().filter(|u| u.level == level) {
             sum.0 = sum.0 + document_counts(&unit.documents);
-            sum.1 = sum.1 + dossier_counts(&unit.dossiers);
+            sum.1 = sum.1 + DossierCounts::from(&unit.dossiers);
             ensure!(
                 DocumentFigures::from(document_counts(&unit.documents)) == unit.documents
-                    && DossierFigures::from(dossier_counts(&unit.dossiers)) == unit.dossiers,
+                    && DossierFigures::from(DossierCounts::from(&unit.dossiers)) == unit.dossiers,
                 "unit {}: derived figures do not follow from its counts",
                 unit.code
             );

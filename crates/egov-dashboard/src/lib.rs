@@ -162,7 +162,8 @@ pub async fn run(
         .catalogue
         .load()
         .map_err(|e| DashboardError::Internal(e.to_string()))?;
-    let warm_periods = warm::periods(&config.service, egov_model::time::local_date(Utc::now()))?;
+    // A wrong `dashboard.warm_periods` stops the dashboard here, with what and where.
+    warm::periods(&config.service, egov_model::time::local_date(Utc::now()))?;
     let clickhouse = read_only_clickhouse(&config).await;
     let state = AppState(Arc::new(Inner {
         clickhouse,
@@ -180,7 +181,7 @@ pub async fn run(
         tokio::spawn(warm::run(
             state,
             router.clone(),
-            warm_periods,
+            config.service.clone(),
             every,
             shutdown.clone(),
         ))

@@ -64,18 +64,22 @@ pub(crate) fn periods(
         .collect()
 }
 
-/// Warms `periods` now and then every `every` while the data changes, until
-/// `shutdown`.
+/// Warms the periods of `section` now and then every `every` while the data
+/// or the day changes, until `shutdown`. The default periods end today, so
+/// they are worked out again each round: after midnight a visitor's default
+/// period is a new one. `section` was checked by [`periods`] at start.
 pub(crate) async fn run(
     state: AppState,
     router: Router,
-    periods: Vec<Period>,
+    section: DashboardSection,
     every: Duration,
     mut shutdown: Shutdown,
 ) {
     let mut warmed = None;
     loop {
-        let version = Cache::version(&state.clickhouse).await;
+        let today = egov_model::time::local_date(chrono::Utc::now());
+        let periods = periods(&section, today).unwrap_or_default();
+        let version = Cache::version(&state.clickhouse).await.map(|v| (v, today));
         if version.is_some() && version != warmed {
             let started = Instant::now();
             if warm(&router, &periods).await {

@@ -1,10 +1,12 @@
-//! The figures of contract section 5 and the JSON shape of section 7. Counts
-//! come from ClickHouse; sums, totals and rates are derived here from counts,
-//! never copied from anywhere.
+//! The figures of contract section 5 and the JSON shape of section 7 (its
+//! figure objects are `egov_model::figures`). Counts come from ClickHouse;
+//! sums, totals and rates are derived here from counts, never copied from
+//! anywhere.
 
 use chrono::NaiveDate;
+pub use egov_model::figures::{DocumentFigures, DossierFigures, Period};
 use egov_model::Level;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -26,44 +28,39 @@ pub struct DossierCounts {
     pub online: u64,
 }
 
-impl std::ops::Add for DocumentCounts {
-    type Output = Self;
-    fn add(self, o: Self) -> Self {
-        Self {
-            incoming: self.incoming + o.incoming,
-            outgoing: self.outgoing + o.outgoing,
-            outgoing_signed: self.outgoing_signed + o.outgoing_signed,
+/// `Add` field by field: counts of disjoint sets of events sum.
+macro_rules! add_fields {
+    ($counts:ty { $($field:ident),+ }) => {
+        impl std::ops::Add for $counts {
+            type Output = Self;
+            fn add(self, o: Self) -> Self {
+                Self {
+                    $($field: self.$field + o.$field),+
+                }
+            }
         }
-    }
+    };
 }
 
-impl std::ops::Add for DossierCounts {
-    type Output = Self;
-    fn add(self, o: Self) -> Self {
-        Self {
-            received: self.received + o.received,
-            carried_over: self.carried_over + o.carried_over,
-            resolved_early: self.resolved_early + o.resolved_early,
-            resolved_on_time: self.resolved_on_time + o.resolved_on_time,
-            resolved_late: self.resolved_late + o.resolved_late,
-            pending_in_time: self.pending_in_time + o.pending_in_time,
-            pending_overdue: self.pending_overdue + o.pending_overdue,
-            online: self.online + o.online,
-        }
-    }
-}
+add_fields!(DocumentCounts {
+    incoming,
+    outgoing,
+    outgoing_signed
+});
+add_fields!(DossierCounts {
+    received,
+    carried_over,
+    resolved_early,
+    resolved_on_time,
+    resolved_late,
+    pending_in_time,
+    pending_overdue,
+    online
+});
 
 /// `numerator / denominator` at full precision, `None` (JSON null) for 0/0.
 pub fn rate(numerator: u64, denominator: u64) -> Option<f64> {
     (denominator > 0).then(|| numerator as f64 / denominator as f64)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct DocumentFigures {
-    pub incoming: u64,
-    pub outgoing: u64,
-    pub outgoing_signed: u64,
-    pub signed_rate: Option<f64>,
 }
 
 impl From<DocumentCounts> for DocumentFigures {
@@ -75,22 +72,6 @@ impl From<DocumentCounts> for DocumentFigures {
             signed_rate: rate(c.outgoing_signed, c.outgoing),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct DossierFigures {
-    pub received: u64,
-    pub carried_over: u64,
-    pub in_period: u64,
-    pub due: u64,
-    pub resolved_early: u64,
-    pub resolved_on_time: u64,
-    pub resolved_late: u64,
-    pub pending_in_time: u64,
-    pub pending_overdue: u64,
-    pub on_time_rate: Option<f64>,
-    pub online: u64,
-    pub online_share: Option<f64>,
 }
 
 impl From<DossierCounts> for DossierFigures {
@@ -157,12 +138,6 @@ impl<T> ByLevel<T> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Period {
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-}
-
 /// Contract section 7.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -214,6 +189,46 @@ pub struct UnitFigures {
     pub dossiers: DossierFigures,
 }
 
+/// The example report of contract section 7 (`docs/contract.md`): documents
+/// and dossiers at the district level, one dossier received at the commune
+/// level. For tests: this crate's and, through the feature `examples`, other
+/// crates' (the dashboard's OpenAPI test).
+#[cfg(any(test, feature = "examples"))]
+pub fn contract_example() -> Report {
+    let day = |month, day| NaiveDate::from_ymd_opt(2021, month, day).unwrap_or_default();
+    let documents = BTreeMap::from([(
+        Level::District,
+        DocumentCounts {
+            incoming: 5,
+            outgoing: 4,
+            outgoing_signed: 3,
+        },
+    )]);
+    let dossiers = BTreeMap::from([
+        (
+            Level::District,
+            DossierCounts {
+                received: 10,
+                carried_over: 2,
+                resolved_early: 3,
+                resolved_on_time: 4,
+                resolved_late: 1,
+                pending_in_time: 2,
+                pending_overdue: 2,
+                online: 1,
+            },
+        ),
+        (
+            Level::Commune,
+            DossierCounts {
+                received: 1,
+                ..Default::default()
+            },
+        ),
+    ]);
+    Report::new(day(1, 1), day(11, 14), &documents, &dossiers)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,39 +236,7 @@ mod tests {
 
     #[test]
     fn derived_figures_and_json_shape() -> anyhow::Result<()> {
-        let from = NaiveDate::from_ymd_opt(2021, 1, 1).ok_or_else(|| anyhow::anyhow!("date"))?;
-        let to = NaiveDate::from_ymd_opt(2021, 11, 14).ok_or_else(|| anyhow::anyhow!("date"))?;
-        let documents = BTreeMap::from([(
-            Level::District,
-            DocumentCounts {
-                incoming: 5,
-                outgoing: 4,
-                outgoing_signed: 3,
-            },
-        )]);
-        let dossiers = BTreeMap::from([
-            (
-                Level::District,
-                DossierCounts {
-                    received: 10,
-                    carried_over: 2,
-                    resolved_early: 3,
-                    resolved_on_time: 4,
-                    resolved_late: 1,
-                    pending_in_time: 2,
-                    pending_overdue: 2,
-                    online: 1,
-                },
-            ),
-            (
-                Level::Commune,
-                DossierCounts {
-                    received: 1,
-                    ..Default::default()
-                },
-            ),
-        ]);
-        let report = serde_json::to_value(Report::new(from, to, &documents, &dossiers))?;
+        let report = serde_json::to_value(contract_example())?;
         assert_eq!(
             report["period"],
             json!({"from": "2021-01-01", "to": "2021-11-14"})

@@ -143,6 +143,15 @@ pub(crate) fn parse_level(text: &str) -> Result<Level, ReportError> {
         .map_err(|_| ReportError::UnknownLevel(text.to_owned()))
 }
 
+/// The counts of a row's unit, zero until set.
+fn unit_counts<'a>(
+    counts: &'a mut CountsByUnit,
+    level: &str,
+    unit_code: String,
+) -> Result<&'a mut UnitCounts, ReportError> {
+    Ok(counts.entry((parse_level(level)?, unit_code)).or_default())
+}
+
 /// The document and dossier figures of every unit with events in the period
 /// (both queries at once).
 pub async fn counts_by_unit(
@@ -155,20 +164,14 @@ pub async fn counts_by_unit(
     let (documents, dossiers) = tokio::join!(documents, dossiers);
     let mut counts = CountsByUnit::new();
     for row in documents? {
-        counts
-            .entry((parse_level(&row.level)?, row.unit_code))
-            .or_default()
-            .documents = DocumentCounts {
+        unit_counts(&mut counts, &row.level, row.unit_code)?.documents = DocumentCounts {
             incoming: row.incoming,
             outgoing: row.outgoing,
             outgoing_signed: row.outgoing_signed,
         };
     }
     for row in dossiers? {
-        counts
-            .entry((parse_level(&row.level)?, row.unit_code))
-            .or_default()
-            .dossiers = DossierCounts {
+        unit_counts(&mut counts, &row.level, row.unit_code)?.dossiers = DossierCounts {
             received: row.received,
             carried_over: row.carried_over,
             resolved_early: row.resolved_early,

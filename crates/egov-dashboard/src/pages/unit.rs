@@ -132,7 +132,7 @@ async fn data(state: &AppState, code: &str, period: Period) -> Result<UnitData, 
             let client = query_client(&task_state.clickhouse).map_err(ReportError::from)?;
             let all = months
                 .iter()
-                .map(|m| unit_figures(&client, database, code, m.clone()));
+                .map(|m| unit_figures(&client, database, code, *m));
             let (figures, months, late) = tokio::join!(
                 unit_figures(&client, database, code, whole),
                 futures::future::join_all(all),

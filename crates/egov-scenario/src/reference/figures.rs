@@ -1,41 +1,10 @@
-//! The figures of a report, in the JSON shape of contract section 7.
+//! The figures of a report, in the JSON shape of contract section 7: the
+//! figure objects are `egov_model::figures` (data only); their sums and rates
+//! are computed here, on their own, not with `egov-analytics`' code.
 
-use chrono::NaiveDate;
+pub use egov_model::figures::{DocumentFigures, DossierFigures, Period};
 use egov_model::Level;
 use serde::{Deserialize, Serialize};
-
-/// The `period` object of a report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Period {
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-}
-
-/// Document figures of one level (or the total).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DocumentFigures {
-    pub incoming: u64,
-    pub outgoing: u64,
-    pub outgoing_signed: u64,
-    pub signed_rate: Option<f64>,
-}
-
-/// Dossier figures of one level (or the total).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DossierFigures {
-    pub received: u64,
-    pub carried_over: u64,
-    pub in_period: u64,
-    pub due: u64,
-    pub resolved_early: u64,
-    pub resolved_on_time: u64,
-    pub resolved_late: u64,
-    pub pending_in_time: u64,
-    pub pending_overdue: u64,
-    pub on_time_rate: Option<f64>,
-    pub online: u64,
-    pub online_share: Option<f64>,
-}
 
 /// Figures per level, and their total.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -76,20 +45,28 @@ fn rate(numerator: u64, denominator: u64) -> Option<f64> {
     (denominator > 0).then(|| numerator as f64 / denominator as f64)
 }
 
-impl DocumentFigures {
-    pub(super) fn add(&mut self, other: &Self) {
+/// Figures summed over levels, their rates computed once summed.
+pub(super) trait Sums {
+    /// Adds `other`'s counts (not its rates).
+    fn add(&mut self, other: &Self);
+    /// Computes the rates from the counts.
+    fn finish(&mut self);
+}
+
+impl Sums for DocumentFigures {
+    fn add(&mut self, other: &Self) {
         self.incoming += other.incoming;
         self.outgoing += other.outgoing;
         self.outgoing_signed += other.outgoing_signed;
     }
 
-    pub(super) fn finish(&mut self) {
+    fn finish(&mut self) {
         self.signed_rate = rate(self.outgoing_signed, self.outgoing);
     }
 }
 
-impl DossierFigures {
-    pub(super) fn add(&mut self, o: &Self) {
+impl Sums for DossierFigures {
+    fn add(&mut self, o: &Self) {
         self.received += o.received;
         self.carried_over += o.carried_over;
         self.in_period += o.in_period;
@@ -102,7 +79,7 @@ impl DossierFigures {
         self.online += o.online;
     }
 
-    pub(super) fn finish(&mut self) {
+    fn finish(&mut self) {
         self.on_time_rate = rate(self.resolved_early + self.resolved_on_time, self.due);
         self.online_share = rate(self.online, self.received);
     }

@@ -35,6 +35,7 @@ mod figures;
 #[cfg(test)]
 mod tests;
 
+use figures::Sums;
 pub use figures::{DocumentFigures, DossierFigures, Levels, Period, Report};
 
 use crate::clock::{self, Day};
@@ -314,9 +315,9 @@ impl Reference {
             classify(facts, from_day, to_day, dossiers.level_mut(level));
         }
         for level in Level::ALL {
-            let d = documents.level(level).clone();
+            let d = *documents.level(level);
             documents.total.add(&d);
-            let o = dossiers.level(level).clone();
+            let o = *dossiers.level(level);
             dossiers.total.add(&o);
         }
         for figures in [

@@ -274,7 +274,7 @@ fn dossier_states_at_the_end_of_the_period() -> anyhow::Result<()> {
     assert_eq!(d.online, 3);
     assert_eq!(d.on_time_rate, Some(3.0 / 7.0));
     assert_eq!(r.dossiers.total, {
-        let mut t = d.clone();
+        let mut t = *d;
         t.finish();
         t
     });

@@ -66,31 +66,9 @@ async fn random_scenarios_match_an_independent_computation() -> anyhow::Result<(
     for seed in [1u64, 2, 3] {
         let scenario = egov_scenario::random::random_scenario_with_window(seed, 1_500);
         let pipeline = Pipeline::start(&format!("random{seed}")).await?;
-        let batches = egov_scenario::batch::batches_of_values(&scenario.events, 300);
-        let stats = push(
-            &Target::local(pipeline.url("")),
-            batches.into_iter(),
-            &PushOptions::default(),
-        )
-        .await?;
-        assert_eq!(stats.accepted, scenario.events.len() as u64);
-        let distinct: HashSet<(String, String)> = scenario
-            .events
-            .iter()
-            .map(|e| {
-                (
-                    e["event_type"]
-                        .as_str()
-                        .unwrap_or("")
-                        .split('.')
-                        .next()
-                        .unwrap_or("")
-                        .to_owned(),
-                    e["event_id"].as_str().unwrap_or("").to_owned(),
-                )
-            })
-            .collect();
-        wait_for_distinct(&pipeline, distinct.len() as u64, Duration::from_secs(60)).await?;
+        pipeline
+            .push_and_wait(&scenario.events, Duration::from_secs(60))
+            .await?;
         let (standard_from, standard_to) = egov_scenario::random::STANDARD_PERIOD;
         let windows = [(scenario.from, scenario.to), (standard_from, standard_to)];
         for (from, to) in windows {

@@ -9,7 +9,6 @@ use egov_analytics::scorecard::{self, Flag, Scorecard, ScorecardRequest};
 use egov_analytics::ReportRequest;
 use egov_model::{Catalogue, Level};
 use egov_runtime::config::ScorecardSection;
-use egov_scenario::push::{push, PushOptions, Target};
 use egov_scenario::random::STANDARD_PERIOD;
 use egov_tests::scorecard::assert_sums_equal_report;
 use egov_tests::Pipeline;
@@ -92,36 +91,8 @@ async fn scorecard_sums_to_the_report_and_marks_silent_late_and_empty_units() ->
         let mut events = scenario.events.clone();
         events.extend(crafted_events());
         let pipeline = Pipeline::start(&format!("scorecard{seed}")).await?;
-        let batches = egov_scenario::batch::batches_of_values(&events, 300);
-        let stats = push(
-            &Target::local(pipeline.url("")),
-            batches.into_iter(),
-            &PushOptions::default(),
-        )
-        .await?;
-        assert_eq!(stats.accepted, events.len() as u64);
-        let distinct: HashSet<(&str, &str, &str)> = events
-            .iter()
-            .map(|e| {
-                let kind = e["event_type"].as_str().unwrap_or("");
-                let system = if kind.starts_with("document") {
-                    "documents"
-                } else {
-                    "onestop"
-                };
-                (
-                    system,
-                    e["unit_code"].as_str().unwrap_or(""),
-                    e["event_id"].as_str().unwrap_or(""),
-                )
-            })
-            .collect();
         pipeline
-            .wait_for(
-                "SELECT count() FROM events FINAL",
-                distinct.len() as u64,
-                Duration::from_secs(60),
-            )
+            .push_and_wait(&events, Duration::from_secs(60))
             .await?;
         let client = egov_runtime::clickhouse::query_client(&pipeline.settings.clickhouse)?;
         let database = &pipeline.settings.clickhouse.database;

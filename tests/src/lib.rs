@@ -2,21 +2,24 @@
 //! local Kafka and ClickHouse, with its own topics, consumer groups and
 //! database, and an ingest server on port 0. Everything a test created (topics,
 //! consumer groups, database) is removed on drop, by [`Pipeline`] or by
-//! [`Cleanup`] for tests that start services of their own. Also the small
-//! tools tests share: [`TempDir`], [`free_port`], [`CapturedLogs`],
-//! [`sample`], raw-socket reads and writes.
+//! [`Cleanup`] for tests that start services of their own; waiting for what
+//! a pipeline loads ([`wait`]). Also the small tools tests share:
+//! [`TempDir`], [`free_port`], [`CapturedLogs`], [`sample`], raw-socket
+//! reads and writes.
 
 pub mod ops;
 pub mod scorecard;
 pub mod secure;
+pub mod wait;
 
 pub use secure::{free_port, TempDir};
 
-use anyhow::{bail, Context};
+use anyhow::{bail, ensure, Context};
 use egov_ingest::metrics_exporter_prometheus::PrometheusHandle;
 use egov_runtime::config::Settings;
 use egov_runtime::ops::Readiness;
 use egov_runtime::shutdown::{self, ShutdownTrigger};
+use egov_scenario::push::{push, PushOptions, Target};
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
@@ -24,7 +27,7 @@ use serde_json::Value;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
@@ -167,76 +170,53 @@ impl Pipeline {
         expected: u64,
         timeout: Duration,
     ) -> anyhow::Result<()> {
-        let started = Instant::now();
-        loop {
-            let got: u64 = self.query(sql).await?.trim().parse().unwrap_or(0);
-            if got == expected {
-                return Ok(());
-            }
-            if started.elapsed() > timeout {
-                bail!("`{sql}` is {got} after {timeout:?}, expected {expected}");
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        wait::count_reaches(&self.settings, sql, expected, timeout).await
     }
 
-    /// The figures (`egov report`, `egov scorecard`, the dashboard) read the
-    /// rollups, which ClickHouse fills by materialized views after it has
-    /// written an insert's events: they trail the events by the time an
-    /// insert's views take (up to about a second on a busy machine). So a test
-    /// that has waited for events reads figures through this: `read` again
-    /// until it gives `expected` or `timeout` passes; the test then asserts on
-    /// what it returns, so a figure that never becomes right still fails.
+    /// Pushes `events` through the API (batches of 300, one system each),
+    /// fails unless every one is accepted, then waits until ClickHouse holds
+    /// each distinct event once ([`wait::events_loaded`]; fails after `timeout`).
+    pub async fn push_and_wait(&self, events: &[Value], timeout: Duration) -> anyhow::Result<()> {
+        let batches = egov_scenario::batch::batches_of_values(events, 300);
+        let stats = push(
+            &Target::local(self.url("")),
+            batches.into_iter(),
+            &PushOptions::default(),
+        )
+        .await?;
+        ensure!(
+            stats.accepted == events.len() as u64,
+            "{} of {} events accepted",
+            stats.accepted,
+            events.len()
+        );
+        wait::events_loaded(&self.settings, events, timeout).await
+    }
+
+    /// Reads figures until they equal `expected`: see [`wait::eventually`].
     pub async fn eventually<T, F, Fut>(
         &self,
         expected: &T,
         timeout: Duration,
-        mut read: F,
+        read: F,
     ) -> anyhow::Result<T>
     where
         T: PartialEq,
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = anyhow::Result<T>>,
     {
-        let started = Instant::now();
-        loop {
-            let got = read().await?;
-            if &got == expected || started.elapsed() > timeout {
-                return Ok(got);
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        wait::eventually(expected, timeout, read).await
     }
 
-    /// `egov report`'s figures (as JSON) for `from..to` and every unit once
-    /// they equal the independent computation over `events`
-    /// (`egov_scenario::reference`), waiting for them as [`Self::eventually`]
-    /// does; fails with both when they never do.
+    /// `egov report`'s figures once they equal the independent computation
+    /// over `events`: see [`wait::figures_equal_reference`].
     pub async fn wait_for_figures(
         &self,
         events: &[Value],
         from: chrono::NaiveDate,
         to: chrono::NaiveDate,
     ) -> anyhow::Result<Value> {
-        let expected =
-            serde_json::to_value(egov_scenario::reference::figures(events, from, to, None)?)?;
-        let request = egov_analytics::ReportRequest {
-            from,
-            to,
-            unit: None,
-        };
-        let (clickhouse, request) = (&self.settings.clickhouse, &request);
-        let got = self
-            .eventually(&expected, Duration::from_secs(30), || async move {
-                Ok(serde_json::to_value(
-                    egov_analytics::report(clickhouse, request).await?,
-                )?)
-            })
-            .await?;
-        if got != expected {
-            bail!("the report for {from}..{to} differs from the reference:\n got {got}\n expected {expected}");
-        }
-        Ok(got)
+        wait::figures_equal_reference(&self.settings, events, from, to).await
     }
 
     /// Stops the services gracefully, keeps topics and database, and starts a

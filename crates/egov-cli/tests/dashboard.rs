@@ -13,10 +13,9 @@ use anyhow::{bail, Context};
 use calamine::{Reader, Xlsx};
 use egov_dashboard::i18n::Lang;
 use egov_model::format;
-use egov_scenario::push::{push, PushOptions, Target};
 use egov_tests::Pipeline;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -250,36 +249,8 @@ async fn every_page_in_a_browser_shows_the_report_s_figures() -> anyhow::Result<
     let screens = screens_dir()?;
     let pipeline = Pipeline::start("dashboard").await?;
     let scenario = egov_scenario::random::random_scenario_with_window(11, 1_500);
-    let batches = egov_scenario::batch::batches_of_values(&scenario.events, 300);
-    let stats = push(
-        &Target::local(pipeline.url("")),
-        batches.into_iter(),
-        &PushOptions::default(),
-    )
-    .await?;
-    assert_eq!(stats.accepted, scenario.events.len() as u64);
-    let distinct: HashSet<(String, String, String)> = scenario
-        .events
-        .iter()
-        .map(|e| {
-            let field = |k: &str| e[k].as_str().unwrap_or("").to_owned();
-            (
-                field("event_type")
-                    .split('.')
-                    .next()
-                    .unwrap_or("")
-                    .to_owned(),
-                field("unit_code"),
-                field("event_id"),
-            )
-        })
-        .collect();
     pipeline
-        .wait_for(
-            "SELECT count() FROM events FINAL",
-            distinct.len() as u64,
-            Duration::from_secs(120),
-        )
+        .push_and_wait(&scenario.events, Duration::from_secs(120))
         .await?;
     // One part per partition from here on: row counts no longer change.
     pipeline.query("OPTIMIZE TABLE events FINAL").await?;

@@ -8,7 +8,6 @@
 use anyhow::{bail, Context};
 use egov_runtime::config::Settings;
 use serde_json::Value;
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -221,52 +220,15 @@ fn period() -> (chrono::NaiveDate, chrono::NaiveDate) {
 /// Waits until ClickHouse holds every event exactly once and `egov report`
 /// equals the independent computation over `events`.
 async fn assert_figures(pipeline: &PipelineProcess, events: &[Value]) -> anyhow::Result<()> {
-    let distinct: HashSet<(egov_model::System, String)> = events
-        .iter()
-        .map(|e| {
-            let system =
-                egov_scenario::batch::system_of(e["event_type"].as_str().unwrap_or_default());
-            (
-                system,
-                e["event_id"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
+    let log = || format!("log {}", pipeline.log.display());
+    egov_tests::wait::events_loaded(&pipeline.settings, events, DRAIN_TIMEOUT)
+        .await
+        .with_context(log)?;
     let (from, to) = period();
-    let expected =
-        serde_json::to_value(egov_scenario::reference::figures(events, from, to, None)?)?;
-    let request = egov_analytics::ReportRequest {
-        from,
-        to,
-        unit: None,
-    };
-    let started = Instant::now();
-    loop {
-        let rows: u64 = pipeline
-            .query("SELECT count() FROM events FINAL")
-            .await?
-            .trim()
-            .parse()
-            .unwrap_or(0);
-        if rows == distinct.len() as u64 {
-            let report = serde_json::to_value(
-                egov_analytics::report(&pipeline.settings.clickhouse, &request).await?,
-            )?;
-            if report == expected {
-                return Ok(());
-            }
-            if started.elapsed() > DRAIN_TIMEOUT {
-                bail!("report differs from the reference:\n got {report}\n expected {expected}");
-            }
-        } else if started.elapsed() > DRAIN_TIMEOUT {
-            bail!(
-                "{rows} distinct events in ClickHouse, {} sent; log {}",
-                distinct.len(),
-                pipeline.log.display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    egov_tests::wait::figures_equal_reference(&pipeline.settings, events, from, to)
+        .await
+        .with_context(log)?;
+    Ok(())
 }
 
 fn scenario(seed: u64) -> Vec<Value> {

@@ -8,7 +8,6 @@ use calamine::{open_workbook, Data, Reader, Xlsx};
 use egov_analytics::scorecard::table::COLUMNS;
 use egov_analytics::scorecard::xlsx::excel_serial;
 use egov_analytics::scorecard::Scorecard;
-use egov_scenario::push::{push, PushOptions, Target};
 use egov_tests::Pipeline;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -175,31 +174,8 @@ impl Drop for TempDir {
 async fn scorecard_json_csv_and_xlsx_hold_the_same_values() -> anyhow::Result<()> {
     let scenario = egov_scenario::random::random_scenario_with_window(6, 800);
     let pipeline = Pipeline::start("cliscore").await?;
-    let batches = egov_scenario::batch::batches_of_values(&scenario.events, 300);
-    push(
-        &Target::local(pipeline.url("")),
-        batches.into_iter(),
-        &PushOptions::default(),
-    )
-    .await?;
-    let distinct: std::collections::HashSet<(String, String, String)> = scenario
-        .events
-        .iter()
-        .map(|e| {
-            let field = |k: &str| e[k].as_str().unwrap_or("").to_owned();
-            (
-                field("event_type")[..3].to_owned(),
-                field("unit_code"),
-                field("event_id"),
-            )
-        })
-        .collect();
     pipeline
-        .wait_for(
-            "SELECT count() FROM events FINAL",
-            distinct.len() as u64,
-            Duration::from_secs(60),
-        )
+        .push_and_wait(&scenario.events, Duration::from_secs(60))
         .await?;
     let (from, to) = egov_scenario::random::STANDARD_PERIOD;
     // The figures read the rollups, which trail the events by an insert's views.

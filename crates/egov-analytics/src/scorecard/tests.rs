@@ -73,17 +73,25 @@ fn counts() -> CountsByUnit {
     counts
 }
 
+/// The scorecard of 2021 at `level` over [`counts`], with `last` events and
+/// `section`'s thresholds.
+fn year_card_with(
+    level: Option<Level>,
+    last: &BTreeMap<(String, System), i64>,
+    section: &ScorecardSection,
+) -> Scorecard {
+    build(&request(level), &catalogue(), &counts(), last, section)
+}
+
+/// [`year_card_with`] with no last events and the default thresholds.
+fn year_card(level: Option<Level>) -> Scorecard {
+    year_card_with(level, &BTreeMap::new(), &ScorecardSection::default())
+}
+
 #[test]
 fn every_catalogue_unit_appears_with_null_rates_when_there_is_nothing_to_rate() {
-    let catalogue = catalogue();
-    let card = build(
-        &request(None),
-        &catalogue,
-        &counts(),
-        &BTreeMap::new(),
-        &ScorecardSection::default(),
-    );
-    assert_eq!(card.units.len(), catalogue.len());
+    let card = year_card(None);
+    assert_eq!(card.units.len(), catalogue().len());
     let quiet = unit(&card, "08710");
     assert_eq!(quiet.documents.signed_rate, None);
     assert_eq!(quiet.dossiers.on_time_rate, None);
@@ -100,13 +108,7 @@ fn every_catalogue_unit_appears_with_null_rates_when_there_is_nothing_to_rate() 
 
 #[test]
 fn ranks_by_on_time_rate_then_signing_rate_with_ties_sharing_a_rank() {
-    let card = build(
-        &request(Some(Level::District)),
-        &catalogue(),
-        &counts(),
-        &BTreeMap::new(),
-        &ScorecardSection::default(),
-    );
+    let card = year_card(Some(Level::District));
     assert!(card.units.iter().all(|u| u.level == Level::District));
     assert_eq!(card.units.len(), 9);
     let ranks: Vec<(&str, Option<u32>)> = card
@@ -128,13 +130,7 @@ fn ranks_by_on_time_rate_then_signing_rate_with_ties_sharing_a_rank() {
 
 #[test]
 fn flags_are_rates_strictly_under_their_thresholds() {
-    let card = build(
-        &request(None),
-        &catalogue(),
-        &counts(),
-        &BTreeMap::new(),
-        &ScorecardSection::default(),
-    );
+    let card = year_card(None);
     assert!(unit(&card, "243").flags.is_empty());
     assert_eq!(
         unit(&card, "244").flags,
@@ -153,33 +149,19 @@ fn flags_are_rates_strictly_under_their_thresholds() {
 
 #[test]
 fn a_unit_is_silent_when_its_last_event_is_silent_after_days_before_the_end() {
-    let mut last = BTreeMap::new();
-    // 243: documents until 24 December local (7 days before the 31st): silent.
-    last.insert(
-        ("243".to_owned(), System::Documents),
-        ms("2021-12-24T23:59:00+07:00"),
-    );
-    // 244: 25 December local (24 December in UTC): not silent.
-    last.insert(
-        ("244".to_owned(), System::Documents),
-        ms("2021-12-24T17:30:00Z"),
-    );
-    // 246: documents stopped in November, one-stop still sends: not silent.
-    last.insert(
-        ("246".to_owned(), System::Documents),
-        ms("2021-11-01T08:00:00+07:00"),
-    );
-    last.insert(
-        ("246".to_owned(), System::Onestop),
-        ms("2021-12-30T08:00:00+07:00"),
-    );
-    let card = build(
-        &request(None),
-        &catalogue(),
-        &counts(),
-        &last,
-        &ScorecardSection::default(),
-    );
+    let last: BTreeMap<(String, System), i64> = [
+        // 243: documents until 24 December local (7 days before the 31st): silent.
+        ("243", System::Documents, "2021-12-24T23:59:00+07:00"),
+        // 244: 25 December local (24 December in UTC): not silent.
+        ("244", System::Documents, "2021-12-24T17:30:00Z"),
+        // 246: documents stopped in November, one-stop still sends: not silent.
+        ("246", System::Documents, "2021-11-01T08:00:00+07:00"),
+        ("246", System::Onestop, "2021-12-30T08:00:00+07:00"),
+    ]
+    .into_iter()
+    .map(|(code, system, at)| ((code.to_owned(), system), ms(at)))
+    .collect();
+    let card = year_card_with(None, &last, &ScorecardSection::default());
     assert!(unit(&card, "243").silent);
     assert!(!unit(&card, "244").silent);
     let u246 = unit(&card, "246");
@@ -195,19 +177,13 @@ fn a_unit_is_silent_when_its_last_event_is_silent_after_days_before_the_end() {
         silent_after_days: 8,
         ..ScorecardSection::default()
     };
-    let card = build(&request(None), &catalogue(), &counts(), &last, &longer);
+    let card = year_card_with(None, &last, &longer);
     assert!(!unit(&card, "243").silent);
 }
 
 #[test]
 fn json_round_trips_and_csv_and_tables_have_every_unit() -> anyhow::Result<()> {
-    let card = build(
-        &request(None),
-        &catalogue(),
-        &counts(),
-        &BTreeMap::new(),
-        &ScorecardSection::default(),
-    );
+    let card = year_card(None);
     let text = serde_json::to_string(&card)?;
     let back: Scorecard = serde_json::from_str(&text)?;
     assert_eq!(back, card);

@@ -6,10 +6,11 @@ use chrono::{NaiveDate, Utc};
 use egov_analytics::figures::{contract_example, Period};
 use egov_analytics::LateDossier;
 use egov_dashboard::pages::late::LateList;
-use egov_dashboard::pages::pipeline::{DeadLetters, GroupLag, MinuteCount, PipelineData};
+use egov_dashboard::pages::pipeline::{DeadLetters, GroupLag, Lag, MinuteCount, PipelineData};
 use egov_dashboard::pages::unit::{PeriodFigures, UnitData, UnitInfo};
 use egov_dashboard::{API, OPENAPI_JSON};
 use egov_model::Level;
+use egov_runtime::stall::Stage;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -129,18 +130,22 @@ fn the_answers_match_their_schemas() -> anyhow::Result<()> {
         last_ingested: None,
         consumer_lag: vec![
             GroupLag {
-                service: "transform",
+                stage: Stage::Transform,
                 group: "egov-transform".into(),
                 topic: "egov.raw.v1".into(),
-                lag: Some(0),
-                error: None,
+                lag: Lag {
+                    lag: Some(0),
+                    error: None,
+                },
             },
             GroupLag {
-                service: "load",
+                stage: Stage::Load,
                 group: "egov-load".into(),
                 topic: "egov.curated.v1".into(),
-                lag: None,
-                error: Some("kafka: timed out".into()),
+                lag: Lag {
+                    lag: None,
+                    error: Some("kafka: timed out".into()),
+                },
             },
         ],
         dead_letters: DeadLetters {

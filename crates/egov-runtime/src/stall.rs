@@ -30,6 +30,13 @@ impl Stage {
     }
 }
 
+/// A stage is written as its name ([`Stage::as_str`]).
+impl serde::Serialize for Stage {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// One partition assigned to a stage's consumer, as measured at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionOffsets {

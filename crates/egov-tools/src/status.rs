@@ -71,13 +71,14 @@ pub struct ClickHouse {
     pub last_ingested: Measured<Option<DateTime<Utc>>>,
 }
 
+/// A group's lag as `egov status` tells it: `"lag"`, a count or `{"error": …}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct GroupLag {
-    pub service: &'static str,
-    pub group: String,
-    pub topic: String,
+pub struct Lag {
     pub lag: Measured<i64>,
 }
+
+/// A consumer group and its lag (`service`, `group`, `topic`, `lag`).
+pub type GroupLag = backlog::GroupLag<Lag>;
 
 /// A value, or why it could not be measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -137,11 +138,10 @@ pub async fn collect(settings: &Settings, timeout: Duration) -> Status {
     let consumer_lag = backlog
         .groups
         .into_iter()
-        .map(|group| GroupLag {
-            service: group.stage.as_str(),
-            group: group.group,
-            topic: group.topic,
-            lag: Measured::from_result(group.lag),
+        .map(|group| {
+            group.map_lag(|lag| Lag {
+                lag: Measured::from_result(lag),
+            })
         })
         .collect();
     Status {
@@ -396,12 +396,12 @@ pub fn render(status: &Status) -> String {
         "latest event ingested",
         show(&ch.last_ingested, when)
     );
-    for lag in &status.consumer_lag {
-        let label = format!("consumer lag, {} ({})", lag.service, lag.topic);
+    for group in &status.consumer_lag {
+        let label = format!("consumer lag, {} ({})", group.stage.as_str(), group.topic);
         let _ = writeln!(
             out,
             "{label:<40} {}",
-            show(&lag.lag, |n| thousands(i128::from(*n)))
+            show(&group.lag.lag, |n| thousands(i128::from(*n)))
         );
     }
     let _ = writeln!(

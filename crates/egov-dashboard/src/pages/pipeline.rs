@@ -34,16 +34,17 @@ pub struct MinuteCount {
     pub onestop: u64,
 }
 
+/// A group's lag as this page's JSON tells it: `lag`, or `null` and why in
+/// `error`.
 #[derive(Debug, Clone, Serialize)]
-pub struct GroupLag {
-    pub service: &'static str,
-    pub group: String,
-    pub topic: String,
-    /// Messages the group has not committed yet; `None` when Kafka could not
-    /// be asked (see `error`).
+pub struct Lag {
+    /// Messages the group has not committed yet.
     pub lag: Option<i64>,
     pub error: Option<String>,
 }
+
+/// A consumer group and its lag (`service`, `group`, `topic`, `lag`, `error`).
+pub type GroupLag = backlog::GroupLag<Lag>;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadLetters {
@@ -135,12 +136,11 @@ async fn kafka_part(state: &AppState) -> (Vec<GroupLag>, DeadLetters) {
     let lags = backlog
         .groups
         .into_iter()
-        .map(|group| GroupLag {
-            service: group.stage.as_str(),
-            group: group.group,
-            topic: group.topic,
-            lag: group.lag.as_ref().ok().copied(),
-            error: group.lag.err(),
+        .map(|group| {
+            group.map_lag(|lag| Lag {
+                lag: lag.as_ref().ok().copied(),
+                error: lag.err(),
+            })
         })
         .collect();
     let dead_letters = DeadLetters {
@@ -216,6 +216,14 @@ fn when(frame: &Frame, at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String 
     )
 }
 
+/// A count measured in Kafka, or "unknown" and why.
+fn measured(frame: &Frame, value: Option<i64>, error: Option<&str>) -> String {
+    value.map_or_else(
+        || format!("{}: {}", frame.t(Text::Unknown), error.unwrap_or_default()),
+        |n| format::signed(n, frame.lang),
+    )
+}
+
 fn render(frame: &Frame, data: &PipelineData) -> String {
     let lang = frame.lang;
     let mut out = String::new();
@@ -262,16 +270,7 @@ fn render(frame: &Frame, data: &PipelineData) -> String {
     card(
         "dead-letters",
         frame.t(Text::DeadLetters),
-        dead.messages.map_or_else(
-            || {
-                format!(
-                    "{}: {}",
-                    frame.t(Text::Unknown),
-                    dead.error.clone().unwrap_or_default()
-                )
-            },
-            |n| format::signed(n, lang),
-        ),
+        measured(frame, dead.messages, dead.error.as_deref()),
         dead.messages.map(|n| n.to_string()).unwrap_or_default(),
     );
     out.push_str("</div>");
@@ -282,29 +281,22 @@ fn render(frame: &Frame, data: &PipelineData) -> String {
             .format("%H:%M")
             .to_string()
     };
+    let series = |name: Text, color: usize, count: fn(&MinuteCount) -> u64| Series {
+        name: frame.t(name).into(),
+        color: COLORS[color],
+        values: data
+            .events_per_minute
+            .iter()
+            .map(|m| Some(count(m) as f64))
+            .collect(),
+    };
     let chart = Chart {
         id: "events-per-minute".into(),
         kind: Kind::Lines,
         labels: data.events_per_minute.iter().map(local).collect(),
         series: vec![
-            Series {
-                name: frame.t(Text::DocumentsSystem).into(),
-                color: COLORS[0],
-                values: data
-                    .events_per_minute
-                    .iter()
-                    .map(|m| Some(m.documents as f64))
-                    .collect(),
-            },
-            Series {
-                name: frame.t(Text::OnestopSystem).into(),
-                color: COLORS[1],
-                values: data
-                    .events_per_minute
-                    .iter()
-                    .map(|m| Some(m.onestop as f64))
-                    .collect(),
-            },
+            series(Text::DocumentsSystem, 0, |m| m.documents),
+            series(Text::OnestopSystem, 1, |m| m.onestop),
         ],
         percent: false,
         label_every: 10,
@@ -327,26 +319,18 @@ fn render(frame: &Frame, data: &PipelineData) -> String {
         (frame.t(Text::Topic), false),
         (frame.t(Text::Messages), true),
     ]));
-    for lag in &data.consumer_lag {
-        let value = lag.lag.map_or_else(
-            || {
-                format!(
-                    "{}: {}",
-                    frame.t(Text::Unknown),
-                    lag.error.clone().unwrap_or_default()
-                )
-            },
-            |n| format::signed(n, lang),
-        );
+    for group in &data.consumer_lag {
+        let service = group.stage.as_str();
+        let Lag { lag, error } = &group.lag;
         let _ = write!(
             out,
             "<tr data-service=\"{}\"><td>{}</td><td>{}</td><td class=\"num\" data-figure=\"lag.{}\" data-value=\"{}\">{}</td></tr>",
-            lag.service,
-            lag.service,
-            html::escape(&lag.topic),
-            lag.service,
-            lag.lag.map(|n| n.to_string()).unwrap_or_else(|| "null".into()),
-            html::escape(&value)
+            service,
+            service,
+            html::escape(&group.topic),
+            service,
+            lag.map(|n| n.to_string()).unwrap_or_else(|| "null".into()),
+            html::escape(&measured(frame, *lag, error.as_deref()))
         );
     }
     out.push_str("</table>");

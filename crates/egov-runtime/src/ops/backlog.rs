@@ -5,23 +5,41 @@
 use super::{group_lag, topic_messages};
 use crate::config::KafkaConfig;
 use crate::stall::Stage;
+use serde::Serialize;
 use std::time::Duration;
 
 /// One stage's consumer group: what it has not committed yet on its topic.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupBacklog {
+/// `L` is how the lag is told: as measured (the default: summed over the
+/// topic's partitions; why not, when Kafka could not tell), or as the fields
+/// an answer writes it in, flattened into the group's JSON object (`egov
+/// status`'s and the dashboard's pipeline page's, which differ).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupLag<L = Result<i64, String>> {
+    #[serde(rename = "service")]
     pub stage: Stage,
     pub group: String,
     pub topic: String,
-    /// Summed over the topic's partitions; why not, when Kafka could not tell.
-    pub lag: Result<i64, String>,
+    #[serde(flatten)]
+    pub lag: L,
+}
+
+impl<L> GroupLag<L> {
+    /// The same group, its lag told as `tell` says.
+    pub fn map_lag<M>(self, tell: impl FnOnce(L) -> M) -> GroupLag<M> {
+        GroupLag {
+            stage: self.stage,
+            group: self.group,
+            topic: self.topic,
+            lag: tell(self.lag),
+        }
+    }
 }
 
 /// Every stage's backlog and the dead letters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backlog {
     /// Transform's group on the raw topic, then load's on the curated one.
-    pub groups: Vec<GroupBacklog>,
+    pub groups: Vec<GroupLag>,
     /// The messages the dead-letter topic holds.
     pub dead_letters: Result<i64, String>,
 }
@@ -61,7 +79,7 @@ pub async fn measure(kafka: &KafkaConfig, timeout: Duration) -> Backlog {
         groups: groups
             .into_iter()
             .zip([transform, load])
-            .map(|((stage, group, topic), lag)| GroupBacklog {
+            .map(|((stage, group, topic), lag)| GroupLag {
                 stage,
                 group,
                 topic,

@@ -41,10 +41,12 @@ fn status() -> Status {
             },
         },
         consumer_lag: vec![GroupLag {
-            service: "load",
+            stage: Stage::Load,
             group: "egov-load".into(),
             topic: "egov.curated.v1".into(),
-            lag: Measured::Value(1_234_567),
+            lag: Lag {
+                lag: Measured::Value(1_234_567),
+            },
         }],
         dead_letters: Measured::Value(0),
         topics: Measured::Value(vec![

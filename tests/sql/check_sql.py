@@ -9,11 +9,12 @@ The migrations (schemas/clickhouse/*.sql) create the tables in a scratch
 database on each; the same fixture rows go into both; every report query
 (schemas/clickhouse/queries/*.sql) is rendered the way egov-analytics renders it,
 for several periods and unit filters, and must return the expected
-figures, identically on both. The queries read the rollups (006_rollups.sql),
+figures, identically on both. The queries read the rollups (006_rollups.sql, 007_dossier_days_packed.sql),
 so the cases run three times: rows inserted after the migrations (the views
 fill the rollups), rows inserted before the rollup migration (its backfill
 fills them), and the backfill run a second time over the first (idempotent). Prints 'N passed, N failed' at the end.
 """
+import datetime
 import os
 import sys
 import urllib.parse
@@ -119,8 +120,11 @@ def insert_sql(database):
     values = []
     for i, (system, eid, etype, occurred, local, unit, level, entity, channel, signed, due) in enumerate(ROWS):
         due_sql = "NULL" if due is None else f"'{due}'"
-        # occurred_ms only orders events here; the row index keeps the fixture's order.
-        values.append(f"('{system}', '{eid}', '{etype}', '{occurred}', {1_600_000_000_000 + i * 1000}, '{local}', '{unit}', "
+        # occurred_ms is occurred_at's, as egov load stores it (local_date is its
+        # day in UTC+7; the dossier rollup reads a receipt's date from it), plus
+        # the row index in ms so that no two events share a time.
+        ms = int(datetime.datetime.fromisoformat(occurred + "+00:00").timestamp()) * 1000 + i
+        values.append(f"('{system}', '{eid}', '{etype}', '{occurred}', {ms}, '{local}', '{unit}', "
                       f"'{level}', '', '{entity}', '{channel}', '', {signed}, NULL, {due_sql}, '{{}}', {i})")
     return f"INSERT INTO `{database}`.events ({COLUMNS}) VALUES " + ", ".join(values)
 
@@ -164,10 +168,11 @@ CASES = [
     # H5 is due on `to` itself: overdue at the end of that day, 0 working days after its due date.
     ("late_dossiers", "2021-03-01", "2021-03-05", {"000.00.02.H62"},
      "H5\t\t2021-03-01\t2021-03-05\t\t0\n"),
-    # unit, system, the latest occurred_ms dated on or before `to` (occurred_ms is 1.6e12 + 1000 x the row's index)
+    # unit, system, the latest occurred_ms dated on or before `to` (occurred_at in ms, + the row's index):
+    # H6 refused on 2 March (row 18), VB-1 on 2 March (row 2), H4 paused on 2 March (row 15), H1 resolved 5 January (row 7)
     ("last_events", "2021-03-02", "2021-03-02", None,
-     "000.00.02.H62\tonestop\t1600000019000\n08707\tdocuments\t1600000002000\n"
-     "08734\tonestop\t1600000015000\n244\tonestop\t1600000009000\n"),
+     "000.00.02.H62\tonestop\t1614646800018\n08707\tdocuments\t1614646800002\n"
+     "08734\tonestop\t1614646800015\n244\tonestop\t1609808400007\n"),
 ]
 
 
@@ -211,7 +216,10 @@ def main():
     for engine in engines:
         print(f"{engine.name}: {engine.version()}")
         engine.run(f"CREATE DATABASE IF NOT EXISTS `{database}`")
-    rollups = next(path for path in MIGRATIONS if path.stem.endswith("_rollups"))
+    # The rollup migrations: 006_rollups and those after it (007 makes
+    # dossier_days again, packed).
+    first = next(i for i, path in enumerate(MIGRATIONS) if path.stem.endswith("_rollups"))
+    rollups = MIGRATIONS[first:]
     backfilled = database + "_backfill"
     try:
         for engine in engines:
@@ -223,23 +231,28 @@ def main():
             # The rollups' backfill: the same rows stored before the rollups
             # existed, then the rollup migration (its views and its backfill).
             engine.run(f"CREATE DATABASE IF NOT EXISTS `{backfilled}`")
-            for path in MIGRATIONS:
-                if path != rollups:
-                    for statement in statements(path.read_text(), backfilled):
-                        engine.run(statement)
+            for path in MIGRATIONS[:first]:
+                for statement in statements(path.read_text(), backfilled):
+                    engine.run(statement)
             engine.run(insert_sql(backfilled))
             engine.run(holidays_sql(backfilled))
-            for statement in statements(rollups.read_text(), backfilled):
-                engine.run(statement)
+            for path in rollups:
+                for statement in statements(path.read_text(), backfilled):
+                    engine.run(statement)
         passed, failed = check_cases(engines, database, "")
         more = check_cases(engines, backfilled, " (rows before the rollups, backfilled)")
         passed, failed = passed + more[0], failed + more[1]
         # Every rollup aggregate is idempotent: the backfill run again over
-        # rows the views already hold changes no figure.
-        for engine in engines:
-            for statement in statements(rollups.read_text(), database):
+        # rows the views already hold changes no figure. Each table's latest
+        # backfill (006's dossier_days one wrote the columns 007 replaced).
+        backfills = {}
+        for path in rollups:
+            for statement in statements(path.read_text(), database):
                 if statement.startswith("INSERT"):
-                    engine.run(statement)
+                    backfills[statement.split()[2]] = statement
+        for engine in engines:
+            for statement in backfills.values():
+                engine.run(statement)
         more = check_cases(engines, database, " (backfill run twice)")
         passed, failed = passed + more[0], failed + more[1]
         # The dashboard's read-only user (egov migrate): modern ClickHouse has SQL users and

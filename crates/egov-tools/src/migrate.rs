@@ -10,7 +10,7 @@ use serde::Serialize;
 use tracing::info;
 
 /// The migrations in order; each statement is idempotent on its own.
-pub const MIGRATIONS: [(&str, &str); 6] = [
+pub const MIGRATIONS: [(&str, &str); 7] = [
     (
         "001_events",
         include_str!("../../../schemas/clickhouse/001_events.sql"),
@@ -34,6 +34,10 @@ pub const MIGRATIONS: [(&str, &str); 6] = [
     (
         "006_rollups",
         include_str!("../../../schemas/clickhouse/006_rollups.sql"),
+    ),
+    (
+        "007_dossier_days_packed",
+        include_str!("../../../schemas/clickhouse/007_dossier_days_packed.sql"),
     ),
 ];
 
@@ -270,21 +274,23 @@ mod tests {
 
     #[test]
     fn each_rollup_backfill_selects_what_its_view_selects() {
-        // 006 repeats each view's SELECT as its backfill so that the file runs
-        // as it is in any client; the two must stay the same.
-        let all = statements(MIGRATIONS[5].1, "egov_t");
-        let views: Vec<(&str, &str)> = all
-            .iter()
-            .filter_map(|s| {
-                let rest = s.strip_prefix("CREATE MATERIALIZED VIEW IF NOT EXISTS ")?;
-                let (_, rest) = rest.split_once(" TO ")?;
-                rest.split_once(" AS\n")
-            })
-            .collect();
-        assert_eq!(views.len(), 3);
-        for (table, select) in views {
-            let backfill = format!("INSERT INTO {table}\n{select}");
-            assert!(all.contains(&backfill), "no backfill of {table}");
+        // 006 and 007 repeat each view's SELECT as its backfill so that the file
+        // runs as it is in any client; the two must stay the same.
+        for (sql, rollups) in [(MIGRATIONS[5].1, 3), (MIGRATIONS[6].1, 1)] {
+            let all = statements(sql, "egov_t");
+            let views: Vec<(&str, &str)> = all
+                .iter()
+                .filter_map(|s| {
+                    let rest = s.strip_prefix("CREATE MATERIALIZED VIEW IF NOT EXISTS ")?;
+                    let (_, rest) = rest.split_once(" TO ")?;
+                    rest.split_once(" AS\n")
+                })
+                .collect();
+            assert_eq!(views.len(), rollups);
+            for (table, select) in views {
+                let backfill = format!("INSERT INTO {table}\n{select}");
+                assert!(all.contains(&backfill), "no backfill of {table}");
+            }
         }
     }
 
@@ -295,8 +301,8 @@ mod tests {
             .flat_map(|(_, sql)| statements(sql, "egov_t"))
             .collect();
         // 005 rebuilds `events` in five statements; 006 makes three rollups, their
-        // three views and three backfills.
-        assert_eq!(all.len(), MIGRATIONS.len() + 4 + 8);
+        // three views and three backfills; 007 drops two and makes dossier_days again.
+        assert_eq!(all.len(), MIGRATIONS.len() + 4 + 8 + 4);
         assert!(all[0].contains("CREATE TABLE IF NOT EXISTS `egov_t`.events"));
         assert!(all
             .iter()

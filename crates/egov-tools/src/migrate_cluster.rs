@@ -12,7 +12,7 @@ use tracing::info;
 /// The cluster's migrations in order. `dossier_state` is the single-server view
 /// as it is (it reads `events`, here the `Distributed` table), created on every
 /// server.
-pub const CLUSTER_MIGRATIONS: [(&str, &str); 5] = [
+pub const CLUSTER_MIGRATIONS: [(&str, &str); 6] = [
     (
         "cluster_001_events",
         include_str!("../../../schemas/clickhouse/cluster/001_events.sql"),
@@ -29,6 +29,10 @@ pub const CLUSTER_MIGRATIONS: [(&str, &str); 5] = [
     (
         "cluster_005_rollups",
         include_str!("../../../schemas/clickhouse/cluster/005_rollups.sql"),
+    ),
+    (
+        "cluster_006_dossier_days_packed",
+        include_str!("../../../schemas/clickhouse/cluster/006_dossier_days_packed.sql"),
     ),
 ];
 
@@ -137,7 +141,8 @@ mod tests {
             .collect();
         // 005: three replicated rollups, a Distributed table and a view each,
         // and three backfills through the Distributed tables.
-        assert_eq!(all.len(), 5 + 9 + 3);
+        // 006: dossier_days again (three drops, the two tables, the view, the backfill).
+        assert_eq!(all.len(), 5 + 9 + 3 + 7);
         for statement in &all {
             if statement.starts_with("INSERT INTO `egov_t`.") {
                 assert!(!statement.contains("_local"), "{statement}");
@@ -190,16 +195,26 @@ mod tests {
 
     #[test]
     fn cluster_rollups_are_the_single_server_rollups() {
-        // The same columns, views and backfills: only the table names, the
-        // engines and `ON CLUSTER` differ.
-        let single = statements(MIGRATIONS[5].1, "egov_t");
-        let cluster = cluster_statements(CLUSTER_MIGRATIONS[4].1, "egov_t", "egov");
+        // 006 → cluster 005 (three rollups), 007 → cluster 006 (dossier_days
+        // again): the same columns, views and backfills; only the table names,
+        // the engines and `ON CLUSTER` differ.
+        assert_mirrors(
+            MIGRATIONS[5].1,
+            CLUSTER_MIGRATIONS[4].1,
+            &["documents_by_day", "dossier_days", "last_event_by_day"],
+        );
+        assert_mirrors(MIGRATIONS[6].1, CLUSTER_MIGRATIONS[5].1, &["dossier_days"]);
+    }
+
+    fn assert_mirrors(single: &str, cluster: &str, names: &[&str]) {
+        let single = statements(single, "egov_t");
+        let cluster = cluster_statements(cluster, "egov_t", "egov");
         let body = |statement: &str, from: &str| -> String {
             statement
                 .split_once(from)
                 .map_or(String::new(), |(_, rest)| rest.to_owned())
         };
-        for name in ["documents_by_day", "dossier_days", "last_event_by_day"] {
+        for name in names {
             let create = |all: &[String], table: &str| -> Option<String> {
                 let prefix = format!("CREATE TABLE IF NOT EXISTS `egov_t`.{table}");
                 all.iter()
@@ -215,7 +230,7 @@ mod tests {
             assert_eq!(columns(&local), columns(&table), "{name}");
             let view = |all: &[String]| -> String {
                 all.iter()
-                    .find(|s| s.contains(&format!(".{name}_mv ")))
+                    .find(|s| s.contains(&format!(".{name}_mv ")) && s.starts_with("CREATE"))
                     .map(|s| body(s, " AS\n"))
                     .unwrap_or_default()
             };
@@ -236,6 +251,15 @@ mod tests {
                 .collect()
         };
         assert_eq!(backfills(&cluster), backfills(&single));
-        assert_eq!(backfills(&single).len(), 3);
+        assert_eq!(backfills(&single).len(), names.len());
+        // What the single server drops, the cluster drops on every server.
+        let drops = |all: &[String]| -> Vec<String> {
+            all.iter()
+                .filter(|s| s.starts_with("DROP"))
+                .map(|s| s.replace(" ON CLUSTER egov", ""))
+                .filter(|s| !s.ends_with("_local"))
+                .collect()
+        };
+        assert_eq!(drops(&cluster), drops(&single));
     }
 }

@@ -114,6 +114,37 @@ async fn messages_in(settings: &Settings, topic: &str) -> anyhow::Result<u64> {
     Ok(egov_runtime::kafka::scan_topic(&settings.kafka, topic, |_| {}).await?)
 }
 
+/// Waits until `events` holds `n` distinct event ids (60 s at the most).
+async fn wait_for_ids(pipeline: &Pipeline, n: u64) -> anyhow::Result<()> {
+    let sql = "SELECT uniqExact(event_id) FROM events";
+    pipeline.wait_for(sql, n, Duration::from_secs(60)).await
+}
+
+/// Each letter's reason and event id.
+fn reasons(letters: &[DeadLetter]) -> Vec<(&str, Option<&str>)> {
+    letters
+        .iter()
+        .map(|l| (l.reason.as_str(), l.event_id.as_deref()))
+        .collect()
+}
+
+/// With the pipeline stopped (else letters that are poison again come back
+/// as new ones), a replay sends `expected`: only the letters not replayed
+/// before; the one after it nothing.
+async fn replays_only_once(
+    mut pipeline: Pipeline,
+    settings: &Settings,
+    expected: replay::ReplayStats,
+) -> anyhow::Result<()> {
+    pipeline.shutdown_services().await?;
+    assert_eq!(replay::replay(&settings.kafka).await?, expected);
+    assert_eq!(
+        replay::replay(&settings.kafka).await?,
+        replay::ReplayStats::default()
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_goes_to_the_dead_letter_topic_and_a_fixed_replay_counts_once() -> anyhow::Result<()>
 {
@@ -131,20 +162,11 @@ async fn poison_goes_to_the_dead_letter_topic_and_a_fixed_replay_counts_once() -
         event("fine-1", "244"),
     ];
     kcat_produce(&settings.kafka.brokers, &settings.kafka.raw_topic, &lines)?;
-    pipeline
-        .wait_for(
-            "SELECT uniqExact(event_id) FROM events",
-            1,
-            Duration::from_secs(60),
-        )
-        .await?;
+    wait_for_ids(&pipeline, 1).await?;
 
     // The three poison messages are dead letters, with reasons and origin.
     let letters = letters_when(&settings, 3).await?;
-    let mut reasons: Vec<(&str, Option<&str>)> = letters
-        .iter()
-        .map(|l| (l.reason.as_str(), l.event_id.as_deref()))
-        .collect();
+    let mut reasons = reasons(&letters);
     reasons.sort();
     assert_eq!(
         reasons,
@@ -182,13 +204,7 @@ async fn poison_goes_to_the_dead_letter_topic_and_a_fixed_replay_counts_once() -
             skipped: 0
         }
     );
-    pipeline
-        .wait_for(
-            "SELECT uniqExact(event_id) FROM events",
-            2,
-            Duration::from_secs(60),
-        )
-        .await?;
+    wait_for_ids(&pipeline, 2).await?;
     let units = pipeline.query("SELECT unit_code, level, district_code FROM events FINAL WHERE event_id = 'needs-new-unit' FORMAT TSV").await?;
     assert_eq!(units, "26999\tcommune\t244\n");
 
@@ -213,16 +229,14 @@ async fn poison_goes_to_the_dead_letter_topic_and_a_fixed_replay_counts_once() -
     let loaded: u64 = accounts.days.iter().map(|d| d.loaded).sum();
     let dead: u64 = accounts.days.iter().map(|d| d.dead_lettered).sum();
     assert_eq!((loaded, dead), (2, 1), "{accounts:?}");
-    // With the pipeline stopped (else the two, poison again, come back), a
-    // second replay sends only the two new dead letters, never the first
+    // A second replay sends only the two new dead letters, never the first
     // three again, and a third one nothing.
-    let mut pipeline = pipeline;
-    pipeline.shutdown_services().await?;
-    assert_eq!(replay::replay(&fixed.kafka).await?.to_raw, 2);
-    assert_eq!(
-        replay::replay(&fixed.kafka).await?,
-        replay::ReplayStats::default()
-    );
+    let only_the_new = replay::ReplayStats {
+        to_raw: 2,
+        to_curated: 0,
+        skipped: 0,
+    };
+    replays_only_once(pipeline, &fixed, only_the_new).await?;
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
@@ -254,19 +268,9 @@ async fn an_event_under_a_forged_seal_is_checked_in_full() -> anyhow::Result<()>
             std::slice::from_ref(line),
         )?;
     }
-    pipeline
-        .wait_for(
-            "SELECT uniqExact(event_id) FROM events",
-            1,
-            Duration::from_secs(60),
-        )
-        .await?;
+    wait_for_ids(&pipeline, 1).await?;
     let letters = letters_when(&settings, 1).await?;
-    let reasons: Vec<(&str, Option<&str>)> = letters
-        .iter()
-        .map(|l| (l.reason.as_str(), l.event_id.as_deref()))
-        .collect();
-    assert_eq!(reasons, vec![("invalid", Some("forged-1"))]);
+    assert_eq!(reasons(&letters), vec![("invalid", Some("forged-1"))]);
     assert!(letters[0].detail.contains("/payload"), "{:?}", letters[0]);
     let loaded = pipeline
         .query("SELECT event_id FROM events FINAL FORMAT TSV")
@@ -290,13 +294,7 @@ async fn an_undecodable_curated_message_is_a_dead_letter_not_a_loss() -> anyhow:
         .post_json(egov_tests::ONESTOP_TOKEN, &event)
         .await?;
     assert_eq!(status, 200);
-    pipeline
-        .wait_for(
-            "SELECT uniqExact(event_id) FROM events",
-            1,
-            Duration::from_secs(60),
-        )
-        .await?;
+    wait_for_ids(&pipeline, 1).await?;
     let letters = letters_when(&settings, 1).await?;
     let found: Vec<(&str, Option<&str>, &str)> = letters
         .iter()
@@ -367,17 +365,14 @@ async fn an_undecodable_curated_message_is_a_dead_letter_not_a_loss() -> anyhow:
         .collect();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].event_id.as_deref(), Some("from-another-writer"));
-    // Replayed once, never again: with the pipeline stopped (else the
-    // undecodable one comes back again), the next run replays only the new
-    // letter, the one after nothing.
-    let mut pipeline = pipeline;
-    pipeline.shutdown_services().await?;
-    assert_eq!(replay::replay(&settings.kafka).await?.to_curated, 1);
-    assert_eq!(
-        replay::replay(&settings.kafka).await?,
-        replay::ReplayStats::default()
-    );
-    Ok(())
+    // Replayed once, never again: the next run replays only the new letter
+    // (to the curated topic), the one after nothing.
+    let only_the_new = replay::ReplayStats {
+        to_raw: 0,
+        to_curated: 1,
+        skipped: 0,
+    };
+    replays_only_once(pipeline, &settings, only_the_new).await
 }
 
 /// Creates `topic` with a small `max.message.bytes`, before the pipeline does.
@@ -438,13 +433,7 @@ async fn what_kafka_refuses_for_good_is_a_dead_letter_and_the_rest_flows_on() ->
     assert_eq!(status, 200);
 
     // The events after them arrive, and transform's offsets move past them.
-    pipeline
-        .wait_for(
-            "SELECT uniqExact(event_id) FROM events",
-            2,
-            Duration::from_secs(60),
-        )
-        .await?;
+    wait_for_ids(&pipeline, 2).await?;
     wait_committed_to_the_end(
         &settings,
         &settings.kafka.transform_group,

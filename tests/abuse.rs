@@ -46,14 +46,8 @@ async fn post_ndjson(
     token: &str,
     body: String,
 ) -> anyhow::Result<(u16, Value)> {
-    let response = pipeline
-        .http
-        .post(pipeline.url("/v1/events"))
-        .bearer_auth(token)
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await?;
+    let ndjson = [("content-type", "application/x-ndjson")];
+    let response = pipeline.post_raw(token, &ndjson, body).await?;
     Ok((response.status().as_u16(), response.json().await?))
 }
 
@@ -85,13 +79,7 @@ async fn an_event_over_the_per_event_limit_is_only_that_events_invalid_error() -
     let (status, answer) = post_ndjson(&pipeline, ONESTOP_TOKEN, lines).await?;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(listed(&answer), vec![(1, "invalid".into(), String::new())]);
-    pipeline
-        .wait_for(
-            "SELECT uniqExact(event_id) FROM events",
-            3,
-            Duration::from_secs(60),
-        )
-        .await?;
+    pipeline.wait_for_event_ids(3).await?;
     pipeline.stop().await
 }
 
@@ -166,12 +154,7 @@ async fn refused_requests_count_against_the_senders_rate_limit() -> anyhow::Resu
     assert_eq!(status, 413);
     // Not JSON: 400, one event (one left).
     let response = pipeline
-        .http
-        .post(pipeline.url("/v1/events"))
-        .bearer_auth(ONESTOP_TOKEN)
-        .header("content-type", "application/json")
-        .body("[{")
-        .send()
+        .post_raw(ONESTOP_TOKEN, &[("content-type", "application/json")], "[{")
         .await?;
     assert_eq!(response.status(), 400);
     // Two events: admitted with one left, which leaves a debt of one.
@@ -286,15 +269,11 @@ async fn bodies_in_hand_are_bounded_in_memory() -> anyhow::Result<()> {
         std::io::Write::write_all(&mut encoder, &vec![b' '; 8 << 20])?;
         encoder.finish()?
     };
-    let response = pipeline
-        .http
-        .post(pipeline.url("/v1/events"))
-        .bearer_auth(ONESTOP_TOKEN)
-        .header("content-type", "application/json")
-        .header("content-encoding", "gzip")
-        .body(bomb)
-        .send()
-        .await?;
+    let gzip = [
+        ("content-type", "application/json"),
+        ("content-encoding", "gzip"),
+    ];
+    let response = pipeline.post_raw(ONESTOP_TOKEN, &gzip, bomb).await?;
     assert_eq!(response.status(), 503);
     // Once the held body is gone, its memory is free again.
     drop(held);
@@ -429,13 +408,7 @@ async fn https_ingest_works_and_plain_http_to_it_fails() -> anyhow::Result<()> {
         .send()
         .await;
     assert!(plain.is_err(), "plain HTTP was answered: {plain:?}");
-    pipeline
-        .wait_for(
-            "SELECT uniqExact(event_id) FROM events",
-            1,
-            Duration::from_secs(60),
-        )
-        .await?;
+    pipeline.wait_for_event_ids(1).await?;
     pipeline.stop().await
 }
 

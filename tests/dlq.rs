@@ -114,12 +114,6 @@ async fn messages_in(settings: &Settings, topic: &str) -> anyhow::Result<u64> {
     Ok(egov_runtime::kafka::scan_topic(&settings.kafka, topic, |_| {}).await?)
 }
 
-/// Waits until `events` holds `n` distinct event ids (60 s at the most).
-async fn wait_for_ids(pipeline: &Pipeline, n: u64) -> anyhow::Result<()> {
-    let sql = "SELECT uniqExact(event_id) FROM events";
-    pipeline.wait_for(sql, n, Duration::from_secs(60)).await
-}
-
 /// Each letter's reason and event id.
 fn reasons(letters: &[DeadLetter]) -> Vec<(&str, Option<&str>)> {
     letters
@@ -162,7 +156,7 @@ async fn poison_goes_to_the_dead_letter_topic_and_a_fixed_replay_counts_once() -
         event("fine-1", "244"),
     ];
     kcat_produce(&settings.kafka.brokers, &settings.kafka.raw_topic, &lines)?;
-    wait_for_ids(&pipeline, 1).await?;
+    pipeline.wait_for_event_ids(1).await?;
 
     // The three poison messages are dead letters, with reasons and origin.
     let letters = letters_when(&settings, 3).await?;
@@ -204,7 +198,7 @@ async fn poison_goes_to_the_dead_letter_topic_and_a_fixed_replay_counts_once() -
             skipped: 0
         }
     );
-    wait_for_ids(&pipeline, 2).await?;
+    pipeline.wait_for_event_ids(2).await?;
     let units = pipeline.query("SELECT unit_code, level, district_code FROM events FINAL WHERE event_id = 'needs-new-unit' FORMAT TSV").await?;
     assert_eq!(units, "26999\tcommune\t244\n");
 
@@ -268,7 +262,7 @@ async fn an_event_under_a_forged_seal_is_checked_in_full() -> anyhow::Result<()>
             std::slice::from_ref(line),
         )?;
     }
-    wait_for_ids(&pipeline, 1).await?;
+    pipeline.wait_for_event_ids(1).await?;
     let letters = letters_when(&settings, 1).await?;
     assert_eq!(reasons(&letters), vec![("invalid", Some("forged-1"))]);
     assert!(letters[0].detail.contains("/payload"), "{:?}", letters[0]);
@@ -294,7 +288,7 @@ async fn an_undecodable_curated_message_is_a_dead_letter_not_a_loss() -> anyhow:
         .post_json(egov_tests::ONESTOP_TOKEN, &event)
         .await?;
     assert_eq!(status, 200);
-    wait_for_ids(&pipeline, 1).await?;
+    pipeline.wait_for_event_ids(1).await?;
     let letters = letters_when(&settings, 1).await?;
     let found: Vec<(&str, Option<&str>, &str)> = letters
         .iter()
@@ -433,7 +427,7 @@ async fn what_kafka_refuses_for_good_is_a_dead_letter_and_the_rest_flows_on() ->
     assert_eq!(status, 200);
 
     // The events after them arrive, and transform's offsets move past them.
-    wait_for_ids(&pipeline, 2).await?;
+    pipeline.wait_for_event_ids(2).await?;
     wait_committed_to_the_end(
         &settings,
         &settings.kafka.transform_group,

@@ -124,20 +124,12 @@ async fn ingest_refuses_bad_requests_and_bad_events_precisely() -> anyhow::Resul
         .await?
         .status();
     assert_eq!(status, 401, "unknown token");
-    let response = http
-        .post(&url)
-        .bearer_auth(ONESTOP_TOKEN)
-        .header("content-type", "text/plain")
-        .body("{}")
-        .send()
+    let response = pipeline
+        .post_raw(ONESTOP_TOKEN, &[("content-type", "text/plain")], "{}")
         .await?;
     assert_eq!(response.status(), 415);
-    let response = http
-        .post(&url)
-        .bearer_auth(ONESTOP_TOKEN)
-        .header("content-type", "application/json")
-        .body("[{")
-        .send()
+    let response = pipeline
+        .post_raw(ONESTOP_TOKEN, &[("content-type", "application/json")], "[{")
         .await?;
     assert_eq!(response.status(), 400);
     assert!(response.headers().contains_key("x-request-id"));
@@ -219,12 +211,12 @@ async fn ingest_refuses_bad_requests_and_bad_events_precisely() -> anyhow::Resul
 
     // NDJSON, one line broken: that line alone is refused.
     let ndjson = format!("{}\nnot json\n", good("ok-3"));
-    let response = http
-        .post(&url)
-        .bearer_auth(ONESTOP_TOKEN)
-        .header("content-type", "application/x-ndjson")
-        .body(ndjson)
-        .send()
+    let response = pipeline
+        .post_raw(
+            ONESTOP_TOKEN,
+            &[("content-type", "application/x-ndjson")],
+            ndjson,
+        )
         .await?;
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await?;
@@ -237,9 +229,7 @@ async fn ingest_refuses_bad_requests_and_bad_events_precisely() -> anyhow::Resul
         "{answer}"
     );
 
-    pipeline
-        .wait_for("SELECT uniqExact(event_id) FROM events", 3, ARRIVAL_TIMEOUT)
-        .await?;
+    pipeline.wait_for_event_ids(3).await?;
     pipeline.stop().await
 }
 
@@ -249,20 +239,12 @@ fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
     encoder.finish()
 }
 
-async fn post_gzip(
-    pipeline: &Pipeline,
-    url: &str,
-    body: Vec<u8>,
-) -> reqwest::Result<reqwest::Response> {
-    pipeline
-        .http
-        .post(url)
-        .bearer_auth(ONESTOP_TOKEN)
-        .header("content-type", "application/json")
-        .header("content-encoding", "gzip")
-        .body(body)
-        .send()
-        .await
+async fn post_gzip(pipeline: &Pipeline, body: Vec<u8>) -> reqwest::Result<reqwest::Response> {
+    let gzip = [
+        ("content-type", "application/json"),
+        ("content-encoding", "gzip"),
+    ];
+    pipeline.post_raw(ONESTOP_TOKEN, &gzip, body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -317,18 +299,16 @@ async fn oversized_requests_get_413_even_when_gzip_hides_the_size() -> anyhow::R
     body.extend_from_slice(good(0).to_string().as_bytes());
     let compressed = gzip(&body)?;
     assert!(compressed.len() < 64 * 1024);
-    let response = post_gzip(&pipeline, &url, compressed).await?;
+    let response = post_gzip(&pipeline, compressed).await?;
     assert_eq!(response.status(), 413);
 
     // Within the limits, gzip is accepted.
     let compressed = gzip(json!([good(1), good(2)]).to_string().as_bytes())?;
-    let response = post_gzip(&pipeline, &url, compressed).await?;
+    let response = post_gzip(&pipeline, compressed).await?;
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await?;
     assert_eq!(answer["accepted"], 2, "{answer}");
-    pipeline
-        .wait_for("SELECT uniqExact(event_id) FROM events", 2, ARRIVAL_TIMEOUT)
-        .await?;
+    pipeline.wait_for_event_ids(2).await?;
     pipeline.stop().await
 }
 

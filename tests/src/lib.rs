@@ -158,6 +158,22 @@ impl Pipeline {
         Ok((status, response.json().await?))
     }
 
+    /// POSTs `body` as it is to `/v1/events` with `token` and `headers`
+    /// (name, value): for what [`Self::post_json`] cannot send (NDJSON, gzip,
+    /// a broken body); the answer as it came.
+    pub async fn post_raw(
+        &self,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Result<reqwest::Response> {
+        let mut request = self.http.post(self.url("/v1/events")).bearer_auth(token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(body).send().await
+    }
+
     /// Runs a query and returns its TabSeparated output.
     pub async fn query(&self, sql: &str) -> anyhow::Result<String> {
         clickhouse_query(&self.settings, sql).await
@@ -171,6 +187,13 @@ impl Pipeline {
         timeout: Duration,
     ) -> anyhow::Result<()> {
         wait::count_reaches(&self.settings, sql, expected, timeout).await
+    }
+
+    /// Waits until `events` holds `n` distinct event ids, however many rows
+    /// (60 s at the most).
+    pub async fn wait_for_event_ids(&self, n: u64) -> anyhow::Result<()> {
+        let sql = "SELECT uniqExact(event_id) FROM events";
+        self.wait_for(sql, n, Duration::from_secs(60)).await
     }
 
     /// Pushes `events` through the API (batches of 300, one system each),

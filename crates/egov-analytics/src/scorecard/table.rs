@@ -42,133 +42,41 @@ impl Column {
     }
 }
 
-macro_rules! column {
-    ($key:literal, $en:literal, $vi:literal, |$u:ident| $value:expr) => {
-        Column {
-            key: $key,
-            en: $en,
-            vi: $vi,
-            value: |$u: &UnitScore| $value,
-        }
+/// The table below: one line a column, `key, English, Vietnamese => value`.
+macro_rules! columns {
+    ($($key:literal, $en:literal, $vi:literal => |$u:ident| $value:expr;)+) => {
+        [$(Column { key: $key, en: $en, vi: $vi, value: |$u: &UnitScore| $value }),+]
     };
 }
 
 /// Every value of the JSON of a unit, in its order.
-pub const COLUMNS: [Column; 25] = [
-    column!("code", "code", "Mã đơn vị", |u| Cell::Text(
-        u.code.clone()
-    )),
-    column!("name", "name", "Tên đơn vị", |u| Cell::Text(
-        u.name.clone()
-    )),
-    column!("level", "level", "Cấp", |u| Cell::Text(
-        u.level.to_string()
-    )),
-    column!("district_code", "district", "Mã huyện", |u| Cell::Text(
-        u.district_code.clone().unwrap_or_default()
-    )),
-    column!("documents.incoming", "incoming", "VB đến", |u| {
-        Cell::Count(u.documents.incoming)
-    }),
-    column!("documents.outgoing", "outgoing", "VB đi", |u| Cell::Count(
-        u.documents.outgoing
-    )),
-    column!(
-        "documents.outgoing_signed",
-        "signed",
-        "VB đi ký số",
-        |u| { Cell::Count(u.documents.outgoing_signed) }
-    ),
-    column!(
-        "documents.signed_rate",
-        "signed rate",
-        "Tỷ lệ ký số",
-        |u| { Cell::Rate(u.documents.signed_rate) }
-    ),
-    column!(
-        "dossiers.received",
-        "received",
-        "Tiếp nhận mới",
-        |u| Cell::Count(u.dossiers.received)
-    ),
-    column!(
-        "dossiers.carried_over",
-        "carried",
-        "Kỳ trước chuyển qua",
-        |u| { Cell::Count(u.dossiers.carried_over) }
-    ),
-    column!(
-        "dossiers.in_period",
-        "in period",
-        "Đã và đang giải quyết",
-        |u| { Cell::Count(u.dossiers.in_period) }
-    ),
-    column!("dossiers.due", "due", "Đến hạn giải quyết", |u| {
-        Cell::Count(u.dossiers.due)
-    }),
-    column!("dossiers.resolved_early", "early", "Trước hạn", |u| {
-        Cell::Count(u.dossiers.resolved_early)
-    }),
-    column!(
-        "dossiers.resolved_on_time",
-        "on time",
-        "Đúng hạn",
-        |u| { Cell::Count(u.dossiers.resolved_on_time) }
-    ),
-    column!("dossiers.resolved_late", "late", "Quá hạn", |u| {
-        Cell::Count(u.dossiers.resolved_late)
-    }),
-    column!(
-        "dossiers.pending_in_time",
-        "pending",
-        "Đang giải quyết trong hạn",
-        |u| { Cell::Count(u.dossiers.pending_in_time) }
-    ),
-    column!(
-        "dossiers.pending_overdue",
-        "overdue",
-        "Đang giải quyết quá hạn",
-        |u| { Cell::Count(u.dossiers.pending_overdue) }
-    ),
-    column!(
-        "dossiers.on_time_rate",
-        "on-time rate",
-        "Tỷ lệ đúng hạn",
-        |u| { Cell::Rate(u.dossiers.on_time_rate) }
-    ),
-    column!("dossiers.online", "online", "Trực tuyến", |u| {
-        Cell::Count(u.dossiers.online)
-    }),
-    column!(
-        "dossiers.online_share",
-        "online share",
-        "Tỷ lệ trực tuyến",
-        |u| { Cell::Rate(u.dossiers.online_share) }
-    ),
-    column!(
-        "last_event_at.documents",
-        "last document event",
-        "Sự kiện văn bản cuối",
-        |u| { Cell::Time(u.last_event_at.get(System::Documents)) }
-    ),
-    column!(
-        "last_event_at.onestop",
-        "last one-stop event",
-        "Sự kiện một cửa cuối",
-        |u| { Cell::Time(u.last_event_at.get(System::Onestop)) }
-    ),
-    column!("silent", "silent", "Ngừng gửi", |u| Cell::Flag(
-        u.silent
-    )),
-    column!("flags", "flags", "Cảnh báo", |u| Cell::Text(
-        u.flags
-            .iter()
-            .map(|f| f.as_str())
-            .collect::<Vec<_>>()
-            .join(";")
-    )),
-    column!("rank", "rank", "Xếp hạng", |u| Cell::Rank(u.rank)),
-];
+pub const COLUMNS: [Column; 25] = columns! {
+    "code", "code", "Mã đơn vị" => |u| Cell::Text(u.code.clone());
+    "name", "name", "Tên đơn vị" => |u| Cell::Text(u.name.clone());
+    "level", "level", "Cấp" => |u| Cell::Text(u.level.to_string());
+    "district_code", "district", "Mã huyện" => |u| Cell::Text(u.district_code.clone().unwrap_or_default());
+    "documents.incoming", "incoming", "VB đến" => |u| Cell::Count(u.documents.incoming);
+    "documents.outgoing", "outgoing", "VB đi" => |u| Cell::Count(u.documents.outgoing);
+    "documents.outgoing_signed", "signed", "VB đi ký số" => |u| Cell::Count(u.documents.outgoing_signed);
+    "documents.signed_rate", "signed rate", "Tỷ lệ ký số" => |u| Cell::Rate(u.documents.signed_rate);
+    "dossiers.received", "received", "Tiếp nhận mới" => |u| Cell::Count(u.dossiers.received);
+    "dossiers.carried_over", "carried", "Kỳ trước chuyển qua" => |u| Cell::Count(u.dossiers.carried_over);
+    "dossiers.in_period", "in period", "Đã và đang giải quyết" => |u| Cell::Count(u.dossiers.in_period);
+    "dossiers.due", "due", "Đến hạn giải quyết" => |u| Cell::Count(u.dossiers.due);
+    "dossiers.resolved_early", "early", "Trước hạn" => |u| Cell::Count(u.dossiers.resolved_early);
+    "dossiers.resolved_on_time", "on time", "Đúng hạn" => |u| Cell::Count(u.dossiers.resolved_on_time);
+    "dossiers.resolved_late", "late", "Quá hạn" => |u| Cell::Count(u.dossiers.resolved_late);
+    "dossiers.pending_in_time", "pending", "Đang giải quyết trong hạn" => |u| Cell::Count(u.dossiers.pending_in_time);
+    "dossiers.pending_overdue", "overdue", "Đang giải quyết quá hạn" => |u| Cell::Count(u.dossiers.pending_overdue);
+    "dossiers.on_time_rate", "on-time rate", "Tỷ lệ đúng hạn" => |u| Cell::Rate(u.dossiers.on_time_rate);
+    "dossiers.online", "online", "Trực tuyến" => |u| Cell::Count(u.dossiers.online);
+    "dossiers.online_share", "online share", "Tỷ lệ trực tuyến" => |u| Cell::Rate(u.dossiers.online_share);
+    "last_event_at.documents", "last document event", "Sự kiện văn bản cuối" => |u| Cell::Time(u.last_event_at.get(System::Documents));
+    "last_event_at.onestop", "last one-stop event", "Sự kiện một cửa cuối" => |u| Cell::Time(u.last_event_at.get(System::Onestop));
+    "silent", "silent", "Ngừng gửi" => |u| Cell::Flag(u.silent);
+    "flags", "flags", "Cảnh báo" => |u| Cell::Text(u.flags.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(";"));
+    "rank", "rank", "Xếp hạng" => |u| Cell::Rank(u.rank);
+};
 
 /// The name of a level in a title or a sheet name.
 pub fn level_title(level: Level, lang: Lang) -> &'static str {

@@ -9,6 +9,7 @@ use crate::{ApiResult, AppState, DashboardError, PageResult, Params, Period};
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, MethodRouter};
 use axum::Json;
 use egov_analytics::scorecard::{
     self as card, table, Flag, Scorecard, ScorecardRequest, UnitScore,
@@ -18,17 +19,19 @@ use egov_model::Level;
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
-/// The columns one can sort by (`sort=`), each a figure of the JSON.
-const SORTS: [&str; 9] = [
-    "rank",
-    "code",
-    "name",
-    "documents.incoming",
-    "documents.outgoing",
-    "documents.signed_rate",
-    "dossiers.received",
-    "dossiers.due",
-    "dossiers.on_time_rate",
+/// The columns one can sort by (`sort=`), in the table's order: each a
+/// figure of the JSON, its header, and whether it is a number (right-aligned,
+/// sorted largest first at the first click).
+const SORTS: [(&str, Text, bool); 9] = [
+    ("rank", Text::Rank, true),
+    ("code", Text::Code, false),
+    ("name", Text::Name, false),
+    ("documents.incoming", Text::Incoming, true),
+    ("documents.outgoing", Text::Outgoing, true),
+    ("documents.signed_rate", Text::SignedRate, true),
+    ("dossiers.received", Text::Received, true),
+    ("dossiers.due", Text::Due, true),
+    ("dossiers.on_time_rate", Text::OnTimeRate, true),
 ];
 
 /// What the page shows: the period, a level, a district, an order.
@@ -53,9 +56,14 @@ impl Selection {
         };
         let sort = match params.sort.as_deref().filter(|s| !s.is_empty()) {
             None => "rank",
-            Some(text) => SORTS.iter().copied().find(|s| *s == text).ok_or_else(|| {
-                DashboardError::BadRequest(format!("`sort` must be one of {}", SORTS.join(", ")))
-            })?,
+            Some(text) => SORTS
+                .iter()
+                .map(|(key, ..)| *key)
+                .find(|key| *key == text)
+                .ok_or_else(|| {
+                    let keys = SORTS.map(|(key, ..)| key);
+                    DashboardError::BadRequest(format!("`sort` must be one of {}", keys.join(", ")))
+                })?,
         };
         Ok(Self {
             period: params.period()?,
@@ -153,54 +161,61 @@ fn table_lang(lang: Lang) -> table::Lang {
     }
 }
 
-fn download(bytes: Vec<u8>, content_type: &'static str, name: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
+/// A file of the rows shown, written by one of the scorecard's own writers
+/// (as `egov scorecard --format csv|xlsx`), served at
+/// `GET /api/scorecard.{extension}` and named `scorecard-FROM-TO.{extension}`.
+#[derive(Clone, Copy)]
+pub(crate) struct Download {
+    extension: &'static str,
+    content_type: &'static str,
+    write: fn(&Scorecard, table::Lang) -> Result<Vec<u8>, String>,
 }
 
-/// `GET /api/scorecard.csv`: the rows shown, as `egov scorecard --format csv`.
-pub(crate) async fn csv(
-    State(state): State<AppState>,
-    Query(params): Query<Params>,
-) -> Result<Response, DashboardError> {
-    let selection = Selection::of(&params)?;
-    let scorecard = data(&state, &selection).await?;
-    let bytes = table::csv(&scorecard, table_lang(params.lang()))
-        .map_err(|e| DashboardError::Internal(format!("csv: {e}")))?;
-    let name = format!(
-        "scorecard-{}-{}.csv",
-        selection.period.from, selection.period.to
-    );
-    Ok(download(bytes, "text/csv; charset=utf-8", name))
-}
+/// `GET /api/scorecard.csv`.
+pub(crate) const CSV: Download = Download {
+    extension: "csv",
+    content_type: "text/csv; charset=utf-8",
+    write: |scorecard, lang| table::csv(scorecard, lang).map_err(|e| e.to_string()),
+};
 
-/// `GET /api/scorecard.xlsx`: the rows shown, as `egov scorecard --format xlsx`.
-pub(crate) async fn xlsx(
-    State(state): State<AppState>,
-    Query(params): Query<Params>,
-) -> Result<Response, DashboardError> {
-    let selection = Selection::of(&params)?;
-    let scorecard = data(&state, &selection).await?;
-    let bytes = card::xlsx::workbook(&scorecard, table_lang(params.lang()))
-        .map_err(|e| DashboardError::Internal(format!("xlsx: {e}")))?;
-    let name = format!(
-        "scorecard-{}-{}.xlsx",
-        selection.period.from, selection.period.to
-    );
-    Ok(download(
-        bytes,
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        name,
-    ))
+/// `GET /api/scorecard.xlsx`.
+pub(crate) const XLSX: Download = Download {
+    extension: "xlsx",
+    content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    write: |scorecard, lang| card::xlsx::workbook(scorecard, lang).map_err(|e| e.to_string()),
+};
+
+impl Download {
+    /// The route serving this file.
+    pub(crate) fn route(self) -> MethodRouter<AppState> {
+        get(
+            move |State(state): State<AppState>, Query(params): Query<Params>| {
+                self.serve(state, params)
+            },
+        )
+    }
+
+    async fn serve(self, state: AppState, params: Params) -> Result<Response, DashboardError> {
+        let selection = Selection::of(&params)?;
+        let scorecard = data(&state, &selection).await?;
+        let bytes = (self.write)(&scorecard, table_lang(params.lang()))
+            .map_err(|e| DashboardError::Internal(format!("{}: {e}", self.extension)))?;
+        let name = format!(
+            "scorecard-{}-{}.{}",
+            selection.period.from, selection.period.to, self.extension
+        );
+        Ok((
+            [
+                (header::CONTENT_TYPE, self.content_type.to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+            ],
+            bytes,
+        )
+            .into_response())
+    }
 }
 
 /// `GET /scorecard`.
@@ -349,16 +364,13 @@ fn render(frame: &Frame, state: &AppState, selection: &Selection, scorecard: &Sc
         )
     };
     out.push_str("<table id=\"scorecard\"><tr>");
-    out.push_str(&sortable("rank", Text::Rank, true));
-    out.push_str(&sortable("code", Text::Code, false));
-    out.push_str(&sortable("name", Text::Name, false));
-    let _ = write!(out, "<th>{}</th>", html::escape(frame.t(Text::Level)));
-    out.push_str(&sortable("documents.incoming", Text::Incoming, true));
-    out.push_str(&sortable("documents.outgoing", Text::Outgoing, true));
-    out.push_str(&sortable("documents.signed_rate", Text::SignedRate, true));
-    out.push_str(&sortable("dossiers.received", Text::Received, true));
-    out.push_str(&sortable("dossiers.due", Text::Due, true));
-    out.push_str(&sortable("dossiers.on_time_rate", Text::OnTimeRate, true));
+    for (key, text, numeric) in SORTS {
+        out.push_str(&sortable(key, text, numeric));
+        if key == "name" {
+            // The level, after the name: not sorted by (the page filters by it).
+            let _ = write!(out, "<th>{}</th>", html::escape(frame.t(Text::Level)));
+        }
+    }
     let _ = write!(
         out,
         "<th class=\"num\">{}</th><th>{} ({})</th><th>{} ({})</th><th>{}</th></tr>",
@@ -389,6 +401,7 @@ fn row(out: &mut String, frame: &Frame, unit: &UnitScore) {
     };
     let flags: Vec<&str> = unit.flags.iter().map(|f| f.as_str()).collect();
     let count = |key: &str, n: u64| html::count_cell(&id(key), n, lang);
+    let rate = |key: &str, r: Option<f64>| rate_cell(&id(key), r, lang);
     let when = |at: Option<chrono::DateTime<chrono::FixedOffset>>| {
         at.map_or_else(
             || "–".to_owned(),
@@ -418,23 +431,11 @@ fn row(out: &mut String, frame: &Frame, unit: &UnitScore) {
     );
     out.push_str(&count("documents.incoming", unit.documents.incoming));
     out.push_str(&count("documents.outgoing", unit.documents.outgoing));
-    out.push_str(&rate_cell(
-        &id("documents.signed_rate"),
-        unit.documents.signed_rate,
-        lang,
-    ));
+    out.push_str(&rate("documents.signed_rate", unit.documents.signed_rate));
     out.push_str(&count("dossiers.received", unit.dossiers.received));
     out.push_str(&count("dossiers.due", unit.dossiers.due));
-    out.push_str(&rate_cell(
-        &id("dossiers.on_time_rate"),
-        unit.dossiers.on_time_rate,
-        lang,
-    ));
-    out.push_str(&rate_cell(
-        &id("dossiers.online_share"),
-        unit.dossiers.online_share,
-        lang,
-    ));
+    out.push_str(&rate("dossiers.on_time_rate", unit.dossiers.on_time_rate));
+    out.push_str(&rate("dossiers.online_share", unit.dossiers.online_share));
     let _ = write!(
         out,
         "<td>{}</td><td>{}</td><td>",

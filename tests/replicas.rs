@@ -10,7 +10,7 @@
 use egov_ingest::metrics_exporter_prometheus::PrometheusBuilder;
 use egov_load::replicas::{self, ReplicaRow};
 use egov_runtime::config::ClickHouseConfig;
-use egov_tests::secure::{free_port, Server, TempDir};
+use egov_tests::secure::{free_port, spawn_clickhouse, Server, TempDir};
 use egov_tests::{clickhouse_query, sample, unique_settings};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -150,54 +150,18 @@ impl Replicated {
 /// A ClickHouse server in `dir` using the ZooKeeper on `zk_port`; its HTTP URL.
 fn start_clickhouse(dir: &std::path::Path, zk_port: u16) -> anyhow::Result<(Server, String)> {
     let (http_port, tcp_port, interserver_port) = (free_port()?, free_port()?, free_port()?);
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data)?;
-    let config = format!(
-        r#"<?xml version="1.0"?>
-<yandex>
-    <logger><level>warning</level><log>{dir}/server.log</log><errorlog>{dir}/error.log</errorlog><size>10M</size><count>1</count></logger>
-    <listen_host>127.0.0.1</listen_host>
-    <http_port>{http_port}</http_port>
+    let ports = format!(
+        "    <http_port>{http_port}</http_port>
     <tcp_port>{tcp_port}</tcp_port>
     <interserver_http_port>{interserver_port}</interserver_http_port>
     <interserver_http_host>127.0.0.1</interserver_http_host>
     <zookeeper>
         <node><host>127.0.0.1</host><port>{zk_port}</port></node>
         <session_timeout_ms>3000</session_timeout_ms>
-    </zookeeper>
-    <path>{data}/</path>
-    <tmp_path>{data}/tmp/</tmp_path>
-    <user_files_path>{data}/user_files/</user_files_path>
-    <format_schema_path>{data}/format_schemas/</format_schema_path>
-    <users_config>users.xml</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <timezone>UTC</timezone>
-    <mlock_executable>false</mlock_executable>
-    <mark_cache_size>67108864</mark_cache_size>
-    <uncompressed_cache_size>67108864</uncompressed_cache_size>
-</yandex>
-"#,
-        dir = dir.display(),
-        data = data.display(),
+    </zookeeper>"
     );
-    let users = r#"<?xml version="1.0"?>
-<yandex>
-    <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
-    <users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
-    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
-        <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time>
-    </interval></default></quotas>
-</yandex>
-"#;
-    std::fs::write(dir.join("config.xml"), config)?;
-    std::fs::write(dir.join("users.xml"), users)?;
-    let mut command = Command::new("clickhouse-server");
-    command.current_dir(dir).arg(format!(
-        "--config-file={}",
-        dir.join("config.xml").display()
-    ));
-    let server = Server::spawn("clickhouse", command, dir, vec![dir.join("error.log")])?;
+    // The user of `ClickHouseConfig::default()`: `default`, no password.
+    let server = spawn_clickhouse(dir, &ports, "default", "")?;
     Ok((server, format!("http://127.0.0.1:{http_port}")))
 }
 

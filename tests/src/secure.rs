@@ -5,6 +5,8 @@
 //! user that has a password. Ports are free ones; the servers are killed and
 //! the temp dir removed on drop. Nothing is skipped: a missing `java`,
 //! `openssl`, `clickhouse-server` or Kafka jars is an error that says so.
+//! [`spawn_clickhouse`] also starts the other ClickHouse servers of a test
+//! (the replicas of `tests/replicas.rs`).
 
 use anyhow::{bail, Context};
 use egov_runtime::config::{
@@ -480,11 +482,39 @@ fn start_clickhouse(
     key: &Path,
     password: &str,
 ) -> anyhow::Result<Server> {
-    let ch_dir = dir.join("clickhouse");
-    let data = ch_dir.join("data");
-    std::fs::create_dir_all(&data)?;
-    let error_log = ch_dir.join("error.log");
     // Only the HTTPS port: no plain HTTP, no native port.
+    let ports = format!(
+        "    <https_port>{https_port}</https_port>
+    <openSSL>
+        <server>
+            <certificateFile>{cert}</certificateFile>
+            <privateKeyFile>{key}</privateKeyFile>
+            <verificationMode>none</verificationMode>
+            <loadDefaultCAFile>false</loadDefaultCAFile>
+            <cacheSessions>true</cacheSessions>
+            <disableProtocols>sslv2,sslv3</disableProtocols>
+            <preferServerCiphers>true</preferServerCiphers>
+        </server>
+    </openSSL>",
+        cert = cert.display(),
+        key = key.display(),
+    );
+    spawn_clickhouse(&dir.join("clickhouse"), &ports, USER, password)
+}
+
+/// A ClickHouse server of one test, its configuration, data and logs in
+/// `dir` (errors in `error.log`), listening on 127.0.0.1 only: `ports` are
+/// the `config.xml` elements particular to it (its ports, TLS, ZooKeeper),
+/// `user` with `password` its one user.
+pub fn spawn_clickhouse(
+    dir: &Path,
+    ports: &str,
+    user: &str,
+    password: &str,
+) -> anyhow::Result<Server> {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data)?;
+    let error_log = dir.join("error.log");
     let config = format!(
         r#"<?xml version="1.0"?>
 <yandex>
@@ -496,18 +526,7 @@ fn start_clickhouse(
         <count>1</count>
     </logger>
     <listen_host>127.0.0.1</listen_host>
-    <https_port>{https_port}</https_port>
-    <openSSL>
-        <server>
-            <certificateFile>{cert}</certificateFile>
-            <privateKeyFile>{key}</privateKeyFile>
-            <verificationMode>none</verificationMode>
-            <loadDefaultCAFile>false</loadDefaultCAFile>
-            <cacheSessions>true</cacheSessions>
-            <disableProtocols>sslv2,sslv3</disableProtocols>
-            <preferServerCiphers>true</preferServerCiphers>
-        </server>
-    </openSSL>
+{ports}
     <path>{data}/</path>
     <tmp_path>{data}/tmp/</tmp_path>
     <user_files_path>{data}/user_files/</user_files_path>
@@ -522,10 +541,8 @@ fn start_clickhouse(
     <max_table_size_to_drop>0</max_table_size_to_drop>
 </yandex>
 "#,
-        log = ch_dir.join("server.log").display(),
+        log = dir.join("server.log").display(),
         error_log = error_log.display(),
-        cert = cert.display(),
-        key = key.display(),
         data = data.display(),
     );
     let users = format!(
@@ -538,12 +555,12 @@ fn start_clickhouse(
         </default>
     </profiles>
     <users>
-        <{USER}>
+        <{user}>
             <password>{password}</password>
             <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
             <profile>default</profile>
             <quota>default</quota>
-        </{USER}>
+        </{user}>
     </users>
     <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
         <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time>
@@ -551,12 +568,12 @@ fn start_clickhouse(
 </yandex>
 "#
     );
-    let config_file = ch_dir.join("config.xml");
+    let config_file = dir.join("config.xml");
     std::fs::write(&config_file, config)?;
-    std::fs::write(ch_dir.join("users.xml"), users)?;
+    std::fs::write(dir.join("users.xml"), users)?;
     let mut command = Command::new("clickhouse-server");
     command
-        .current_dir(&ch_dir)
+        .current_dir(dir)
         .arg(format!("--config-file={}", config_file.display()));
-    Server::spawn("clickhouse", command, &ch_dir, vec![error_log])
+    Server::spawn("clickhouse", command, dir, vec![error_log])
 }

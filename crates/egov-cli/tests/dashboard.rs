@@ -229,6 +229,12 @@ fn egov_json(args: &[&str], env: &[(String, String)]) -> anyhow::Result<Value> {
     Ok(serde_json::from_str(&egov_text(args, env)?)?)
 }
 
+/// The body of a download link (a CSV or a workbook); fails unless answered 2xx.
+async fn download(url: &str) -> anyhow::Result<Vec<u8>> {
+    let response = reqwest::get(url).await?.error_for_status()?;
+    Ok(response.bytes().await?.to_vec())
+}
+
 /// What `egov ARGS` prints.
 fn egov_text(args: &[&str], env: &[(String, String)]) -> anyhow::Result<String> {
     let output = Command::new(env!("CARGO_BIN_EXE_egov"))
@@ -457,13 +463,8 @@ async fn every_page_in_a_browser_shows_the_report_s_figures() -> anyhow::Result<
     .await?;
     assert!(dom.contains(&format!("id=\"summary\" data-units=\"{}\"", units.len())));
     let xlsx_link = link(&dom, "id=\"download-xlsx\"").context("no XLSX link")?;
-    let bytes = reqwest::get(dashboard.url(&xlsx_link))
-        .await?
-        .error_for_status()?
-        .bytes()
-        .await?;
-    let mut workbook: Xlsx<_> =
-        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec()))?;
+    let bytes = download(&dashboard.url(&xlsx_link)).await?;
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))?;
     let mut rows = 0;
     for sheet in workbook.sheet_names() {
         rows += workbook
@@ -487,11 +488,7 @@ async fn every_page_in_a_browser_shows_the_report_s_figures() -> anyhow::Result<
         .count();
     assert!(dom.contains(&format!("id=\"summary\" data-units=\"{in_district}\"")));
     let csv_link = link(&dom, "id=\"download-csv\"").context("no CSV link")?;
-    let csv = reqwest::get(dashboard.url(&csv_link))
-        .await?
-        .error_for_status()?
-        .text()
-        .await?;
+    let csv = String::from_utf8(download(&dashboard.url(&csv_link)).await?)?;
     assert_eq!(csv.lines().count(), in_district + 1, "{csv}");
 
     // Pipeline: everything loaded, nothing waiting, no dead letters.

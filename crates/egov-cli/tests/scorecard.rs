@@ -34,6 +34,19 @@ fn scorecard(pipeline: &Pipeline, args: &[&str]) -> anyhow::Result<Vec<u8>> {
     Ok(output.stdout)
 }
 
+/// `egov scorecard ARGS --output FILE`, FILE being `name` in `dir`; its path.
+fn scorecard_to_file(
+    pipeline: &Pipeline,
+    dir: &Path,
+    name: &str,
+    args: &[&str],
+) -> anyhow::Result<PathBuf> {
+    let path = dir.join(name);
+    let file = path.to_string_lossy().into_owned();
+    scorecard(pipeline, &[args, &["--output", file.as_str()]].concat())?;
+    Ok(path)
+}
+
 /// The value at a column's key path (`dossiers.on_time_rate`) of a unit's JSON.
 fn at<'a>(unit: &'a Value, key: &str) -> &'a Value {
     key.split('.').fold(unit, |value, part| &value[part])
@@ -225,27 +238,17 @@ async fn scorecard_json_csv_and_xlsx_hold_the_same_values() -> anyhow::Result<()
     ensure!(sorted == expected_keys, "unit keys {keys:?}");
 
     for (lang, vietnamese) in [("en", false), ("vi", true)] {
-        let csv_path = dir.0.join(format!("scorecard-{lang}.csv"));
-        let csv_file = csv_path.to_string_lossy().into_owned();
-        scorecard(
-            &pipeline,
-            &[
-                &period[..],
-                &["--format", "csv", "--lang", lang, "--output", &csv_file],
-            ]
-            .concat(),
-        )?;
-        check_csv(&std::fs::read(&csv_path)?, &units, vietnamese)?;
-        let xlsx_path = dir.0.join(format!("scorecard-{lang}.xlsx"));
-        let xlsx_file = xlsx_path.to_string_lossy().into_owned();
-        scorecard(
-            &pipeline,
-            &[
-                &period[..],
-                &["--format", "xlsx", "--lang", lang, "--output", &xlsx_file],
-            ]
-            .concat(),
-        )?;
+        let written = |format: &str| {
+            let args = [&period[..], &["--format", format, "--lang", lang]].concat();
+            scorecard_to_file(
+                &pipeline,
+                &dir.0,
+                &format!("scorecard-{lang}.{format}"),
+                &args,
+            )
+        };
+        check_csv(&std::fs::read(written("csv")?)?, &units, vietnamese)?;
+        let xlsx_path = written("xlsx")?;
         let sheets = if vietnamese {
             ["Cấp tỉnh", "Cấp huyện", "Cấp xã"]
         } else {
@@ -268,18 +271,8 @@ async fn scorecard_json_csv_and_xlsx_hold_the_same_values() -> anyhow::Result<()
         .cloned()
         .collect();
     ensure!(districts.units == same, "the district scorecard differs");
-    let xlsx_path = dir.0.join("districts.xlsx");
-    let xlsx_file = xlsx_path.to_string_lossy().into_owned();
-    scorecard(
-        &pipeline,
-        &[
-            &period[..],
-            &[
-                "--level", "district", "--format", "xlsx", "--output", &xlsx_file,
-            ],
-        ]
-        .concat(),
-    )?;
+    let args = [&period[..], &["--level", "district", "--format", "xlsx"]].concat();
+    let xlsx_path = scorecard_to_file(&pipeline, &dir.0, "districts.xlsx", &args)?;
     let district_units: Vec<Value> = units
         .iter()
         .filter(|u| u["level"] == "district")

@@ -143,17 +143,13 @@ fn malformed_or_repeated_tokens_are_errors() -> anyhow::Result<()> {
 
 #[test]
 fn security_settings_are_read_and_passwords_never_printed() -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("egov-config-sec-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let file = dir.join("egov.toml");
-    std::fs::write(
-        &file,
+    let file = TempFile::new(
+        "sec",
         "[kafka]\nsecurity_protocol = \"sasl_ssl\"\nsasl_mechanism = \"SCRAM-SHA-512\"\n\
          sasl_username = \"egov\"\nsasl_password = \"kafka-pw-123\"\nssl_ca_file = \"/etc/egov/ca.pem\"\n\
          [clickhouse]\nurl = \"https://ch:8443\"\npassword = \"ch-pw-456\"\nca_file = \"/etc/egov/ch-ca.pem\"\n",
     )?;
-    let settings = Settings::load(Some(&file))?;
-    std::fs::remove_dir_all(&dir)?;
+    let settings = Settings::load(Some(&file.0))?;
     let kafka = &settings.kafka;
     assert_eq!(kafka.security_protocol, SecurityProtocol::SaslSsl);
     assert_eq!(kafka.security_protocol.as_librdkafka(), "sasl_ssl");
@@ -177,12 +173,8 @@ fn security_settings_are_read_and_passwords_never_printed() -> anyhow::Result<()
 
 #[test]
 fn sasl_without_credentials_is_refused_at_load() -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("egov-config-sasl-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let file = dir.join("egov.toml");
-    std::fs::write(&file, "[kafka]\nsecurity_protocol = \"sasl_ssl\"\n")?;
-    let result = Settings::load(Some(&file));
-    std::fs::remove_dir_all(&dir)?;
+    let file = TempFile::new("sasl", "[kafka]\nsecurity_protocol = \"sasl_ssl\"\n")?;
+    let result = Settings::load(Some(&file.0));
     let error = result.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(
         error.contains("needs kafka.sasl_username and kafka.sasl_password"),

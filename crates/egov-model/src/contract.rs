@@ -206,22 +206,14 @@ impl Contract {
         now: DateTime<Utc>,
         catalogue: &'a Catalogue,
     ) -> Result<CheckedEvent<'a>, Refusal> {
-        self.check_with(text, now, catalogue, false)
+        self.check_with_seal(text, now, catalogue, false)
     }
 
-    /// [`Contract::check`] of an event this pipeline's ingest has already
-    /// checked (its signature verified: `egov_runtime::seal`): the schema checks
-    /// are skipped, the rules that need the catalogue and the clock are not.
-    pub fn check_sealed<'a>(
-        &self,
-        text: &'a str,
-        now: DateTime<Utc>,
-        catalogue: &'a Catalogue,
-    ) -> Result<CheckedEvent<'a>, Refusal> {
-        self.check_with(text, now, catalogue, true)
-    }
-
-    fn check_with<'a>(
+    /// [`Contract::check`], or, when `sealed`, of an event this pipeline's
+    /// ingest has already checked (its signature verified:
+    /// `egov_runtime::seal`): then the schema checks are skipped, the rules
+    /// that need the catalogue and the clock are not.
+    pub fn check_with_seal<'a>(
         &self,
         text: &'a str,
         now: DateTime<Utc>,

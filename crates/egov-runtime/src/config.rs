@@ -65,7 +65,7 @@ pub struct Settings {
     pub scorecard: ScorecardSection,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct KafkaConfig {
     pub brokers: String,
@@ -168,7 +168,7 @@ impl Default for KafkaConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ClickHouseConfig {
     /// `http://…` or `https://…`.

@@ -40,7 +40,7 @@ pub struct RawMeta {
     /// When ingest accepted it: the reference for the clock-skew rule.
     pub received_at: DateTime<Utc>,
     /// Its seal verified: ingest checked it against the schemas already
-    /// ([`Contract::check_sealed`]).
+    /// ([`Contract::check_with_seal`]).
     pub sealed: bool,
 }
 
@@ -56,15 +56,12 @@ pub fn curate(
     let raw = raw.filter(|r| !r.is_empty()).ok_or(Poison::Empty)?;
     let text = std::str::from_utf8(raw)
         .map_err(|e| Poison::NotJson(format!("the message is not UTF-8: {e}")))?;
-    let checked = if meta.sealed {
-        contract.check_sealed(text, meta.received_at, catalogue)
-    } else {
-        contract.check(text, meta.received_at, catalogue)
-    }
-    .map_err(|refusal| match refusal {
-        Refusal::NotJson(e) => Poison::NotJson(e.to_string()),
-        Refusal::Contract { violation, .. } => Poison::Contract(violation),
-    })?;
+    let checked = contract
+        .check_with_seal(text, meta.received_at, catalogue, meta.sealed)
+        .map_err(|refusal| match refusal {
+            Refusal::NotJson(e) => Poison::NotJson(e.to_string()),
+            Refusal::Contract { violation, .. } => Poison::Contract(violation),
+        })?;
     let fields = &checked.fields;
     let text = |field: &Field<'_>| field.as_str().unwrap_or_default().to_owned();
     let occurred_utc = checked.occurred_at.with_timezone(&Utc);

@@ -78,6 +78,9 @@ pub(crate) struct Inner {
     pub timeout_ms: u64,
     pub cache: cache::Cache,
     pub scorecard: ScorecardSection,
+    /// The pipeline page's Kafka clients, kept from one view to the next;
+    /// `None` when they could not be made (each view then says why).
+    pub backlog: Option<egov_runtime::ops::backlog::Probe>,
 }
 
 impl std::ops::Deref for AppState {
@@ -165,6 +168,9 @@ pub async fn run(
     // A wrong `dashboard.warm_periods` stops the dashboard here, with what and where.
     warm::periods(&config.service, egov_model::time::local_date(Utc::now()))?;
     let clickhouse = read_only_clickhouse(&config).await;
+    let backlog = egov_runtime::ops::backlog::Probe::new(&config.kafka)
+        .inspect_err(|error| warn!(%error, "kafka clients for the pipeline page"))
+        .ok();
     let state = AppState(Arc::new(Inner {
         clickhouse,
         kafka: config.kafka.clone(),
@@ -172,6 +178,7 @@ pub async fn run(
         timeout_ms: config.service.query_timeout_ms.max(1),
         cache: cache::Cache::default(),
         scorecard: config.scorecard.clone(),
+        backlog,
     }));
     let address = listener.local_addr()?;
     info!(%address, "dashboard listening");

@@ -468,7 +468,10 @@ async fn render_metrics(State(state): State<OpsState>) -> impl IntoResponse {
 
 /// A client for [`group_lag`] and [`topic_messages`]: in `group` (none if
 /// empty) without ever subscribing, so it never joins the group's rebalances.
-fn outside_client(config: &KafkaConfig, group: &str) -> Result<BaseConsumer, KafkaError> {
+pub(crate) fn outside_client(
+    config: &KafkaConfig,
+    group: &str,
+) -> Result<BaseConsumer, KafkaError> {
     let mut client = crate::kafka::client_config(config);
     client
         .set("allow.auto.create.topics", "false")
@@ -502,8 +505,17 @@ pub fn group_lag(
     topic: &str,
     timeout: Duration,
 ) -> Result<Vec<PartitionLag>, KafkaError> {
-    let client = outside_client(config, group)?;
-    let partitions = partitions_of(&client, topic, timeout)?;
+    lag_on(&outside_client(config, group)?, topic, timeout)
+}
+
+/// [`group_lag`] with a client of [`outside_client`] in the group, which can
+/// ask again and again.
+pub(crate) fn lag_on(
+    client: &BaseConsumer,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Vec<PartitionLag>, KafkaError> {
+    let partitions = partitions_of(client, topic, timeout)?;
     if partitions.is_empty() {
         return Ok(Vec::new());
     }
@@ -536,9 +548,17 @@ pub fn topic_messages(
     topic: &str,
     timeout: Duration,
 ) -> Result<i64, KafkaError> {
-    let client = outside_client(config, "")?;
+    messages_on(&outside_client(config, "")?, topic, timeout)
+}
+
+/// [`topic_messages`] with a client of [`outside_client`].
+pub(crate) fn messages_on(
+    client: &BaseConsumer,
+    topic: &str,
+    timeout: Duration,
+) -> Result<i64, KafkaError> {
     let mut total = 0;
-    for partition in partitions_of(&client, topic, timeout)? {
+    for partition in partitions_of(client, topic, timeout)? {
         let (low, high) = client.fetch_watermarks(topic, partition, timeout)?;
         total += (high - low).max(0);
     }

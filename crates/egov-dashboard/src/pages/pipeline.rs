@@ -132,7 +132,10 @@ async fn clickhouse_part(
 }
 
 async fn kafka_part(state: &AppState) -> (Vec<GroupLag>, DeadLetters) {
-    let backlog = backlog::measure(&state.kafka, KAFKA_TIMEOUT).await;
+    let backlog = match &state.backlog {
+        Some(probe) => probe.measure(KAFKA_TIMEOUT).await,
+        None => backlog::measure(&state.kafka, KAFKA_TIMEOUT).await,
+    };
     let lags = backlog
         .groups
         .into_iter()

@@ -2,10 +2,13 @@
 //! status` and the dashboard's pipeline page show it: each stage's consumer
 //! group lag and the dead letters.
 
-use super::{group_lag, topic_messages};
+use super::{lag_on, messages_on, outside_client};
 use crate::config::KafkaConfig;
 use crate::stall::Stage;
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::error::KafkaError;
 use serde::Serialize;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One stage's consumer group: what it has not committed yet on its topic.
@@ -44,10 +47,33 @@ pub struct Backlog {
     pub dead_letters: Result<i64, String>,
 }
 
-/// Measures the backlog, each Kafka request within `timeout` and off the
+/// Measures the backlog once, each Kafka request within `timeout` and off the
 /// async runtime (they block); an error is `kafka: …`.
 pub async fn measure(kafka: &KafkaConfig, timeout: Duration) -> Backlog {
-    let groups = [
+    match Probe::new(kafka) {
+        Ok(probe) => probe.measure(timeout).await,
+        Err(error) => {
+            let error = format!("kafka: {error}");
+            let groups = stages(kafka)
+                .into_iter()
+                .map(|(stage, group, topic)| GroupLag {
+                    stage,
+                    group,
+                    topic,
+                    lag: Err(error.clone()),
+                })
+                .collect();
+            Backlog {
+                groups,
+                dead_letters: Err(error),
+            }
+        }
+    }
+}
+
+/// Transform's group on the raw topic, then load's on the curated one.
+fn stages(kafka: &KafkaConfig) -> [(Stage, String, String); 2] {
+    [
         (
             Stage::Transform,
             kafka.transform_group.clone(),
@@ -58,35 +84,67 @@ pub async fn measure(kafka: &KafkaConfig, timeout: Duration) -> Backlog {
             kafka.load_group.clone(),
             kafka.curated_topic.clone(),
         ),
-    ];
-    let lag = |group: &String, topic: &String| {
-        let (config, group, topic) = (kafka.clone(), group.clone(), topic.clone());
-        blocking(move || {
-            group_lag(&config, &group, &topic, timeout)
-                .map(|partitions| partitions.iter().map(|p| p.lag).sum::<i64>())
+    ]
+}
+
+/// The Kafka clients that measure the backlog, kept to measure it again: a
+/// new client costs a connection and a metadata round trip before its first
+/// answer (about 100 ms here), which a page shown every few seconds (the
+/// dashboard's pipeline page) need not pay each time. They join no group.
+pub struct Probe {
+    kafka: KafkaConfig,
+    /// One client in each stage's group (for its committed offsets), in
+    /// [`stages`]' order.
+    groups: [Arc<BaseConsumer>; 2],
+    /// One in no group, for the dead-letter topic's watermarks.
+    plain: Arc<BaseConsumer>,
+}
+
+impl Probe {
+    /// The clients; nothing is asked of Kafka yet.
+    pub fn new(kafka: &KafkaConfig) -> Result<Self, KafkaError> {
+        Ok(Self {
+            kafka: kafka.clone(),
+            groups: [
+                Arc::new(outside_client(kafka, &kafka.transform_group)?),
+                Arc::new(outside_client(kafka, &kafka.load_group)?),
+            ],
+            plain: Arc::new(outside_client(kafka, "")?),
         })
-    };
-    let dead_letters = {
-        let (config, topic) = (kafka.clone(), kafka.dlq_topic.clone());
-        blocking(move || topic_messages(&config, &topic, timeout))
-    };
-    let (transform, load, dead_letters) = tokio::join!(
-        lag(&groups[0].1, &groups[0].2),
-        lag(&groups[1].1, &groups[1].2),
-        dead_letters
-    );
-    Backlog {
-        groups: groups
-            .into_iter()
-            .zip([transform, load])
-            .map(|((stage, group, topic), lag)| GroupLag {
-                stage,
-                group,
-                topic,
-                lag,
+    }
+
+    /// Every stage's backlog and the dead letters now.
+    pub async fn measure(&self, timeout: Duration) -> Backlog {
+        let stages = stages(&self.kafka);
+        let lag = |client: &Arc<BaseConsumer>, topic: &String| {
+            let (client, topic) = (Arc::clone(client), topic.clone());
+            blocking(move || {
+                lag_on(&client, &topic, timeout)
+                    .map(|partitions| partitions.iter().map(|p| p.lag).sum::<i64>())
             })
-            .collect(),
-        dead_letters,
+        };
+        let dead_letters = {
+            let (client, topic) = (Arc::clone(&self.plain), self.kafka.dlq_topic.clone());
+            blocking(move || messages_on(&client, &topic, timeout))
+        };
+        let (transform, load, dead_letters) = tokio::join!(
+            lag(&self.groups[0], &stages[0].2),
+            lag(&self.groups[1], &stages[1].2),
+            dead_letters
+        );
+        Backlog {
+            groups: stages
+                .into_iter()
+                .zip([transform, load])
+                .map(|((stage, group, topic), lag)| GroupLag {
+                    stage,
+                    group,
+                    topic,
+                    lag,
+                })
+                .collect(),
+            dead_letters,
+        }
     }
 }
 

@@ -15,14 +15,8 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_crosses_sasl_ssl_kafka_and_https_clickhouse() -> anyhow::Result<()> {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("debug,rdkafka=debug,hyper=info,rustls=info,h2=info,reqwest=info")
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .try_init()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let logs =
+        CapturedLogs::install("debug,rdkafka=debug,hyper=info,rustls=info,h2=info,reqwest=info")?;
 
     let servers = SecureServers::start().await?;
     let kafka_password = servers.kafka.sasl_password.expose().to_owned();

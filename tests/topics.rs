@@ -37,14 +37,7 @@ async fn describe(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topics_are_created_as_configured_and_weaker_ones_reported() -> anyhow::Result<()> {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("info,rdkafka=warn")
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .try_init()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let logs = CapturedLogs::install("info,rdkafka=warn")?;
     let metrics = egov_runtime::telemetry::init_metrics()?;
 
     let mut settings = unique_settings("topics")?;

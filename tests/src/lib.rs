@@ -463,6 +463,20 @@ impl Write for CapturedLogs {
 }
 
 impl CapturedLogs {
+    /// Captures, from now on, the process's logs that pass `filter` (an
+    /// `EnvFilter` directive), as the text format writes them without colours.
+    pub fn install(filter: &str) -> anyhow::Result<Self> {
+        let logs = Self::default();
+        let writer = logs.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .try_init()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(logs)
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
     }

@@ -34,6 +34,7 @@ mod abuse;
 mod args;
 mod bench;
 mod ch;
+mod cpu;
 mod dashboard;
 mod egov;
 mod events;

@@ -94,6 +94,9 @@ pub struct Figures {
     pub load_s: f64,
     /// The peak resident memory of that `egov run`, MiB.
     pub rss_mib_max: f64,
+    /// The CPU each process used meanwhile (`None` when an existing database
+    /// was measured).
+    pub load_cpu: Option<crate::cpu::ProcessCpu>,
     /// `egov scorecard --from 2021-01-01 --to 2021-12-31 --format json`, the
     /// process from start to exit, median.
     pub scorecard_year_ms: f64,
@@ -205,9 +208,10 @@ async fn run(bench: &Bench<'_>, scale: &Scale) -> anyhow::Result<Figures> {
             let database = resources.database.clone();
             made = Some(resources);
             match loaded {
-                Ok((seconds, rss_mib_max)) => {
+                Ok((seconds, rss_mib_max, cpu)) => {
                     figures.load_s = seconds;
                     figures.rss_mib_max = rss_mib_max;
+                    figures.load_cpu = Some(cpu);
                 }
                 Err(error) => {
                     cleanup(settings, &ch, made.as_ref(), keep).await;
@@ -233,13 +237,14 @@ async fn run(bench: &Bench<'_>, scale: &Scale) -> anyhow::Result<Figures> {
 
 /// Pushes the scenario of `provinces` provinces through `egov run` and waits
 /// until ClickHouse has it all: the seconds that took (`province_year_s`,
-/// `country_year_s`), and the process's peak RSS.
+/// `country_year_s`), the process's peak RSS, and the CPU each process used
+/// meanwhile.
 async fn load(
     bench: &Bench<'_>,
     mut env: Vec<(String, String)>,
     provinces: u16,
     resources: &Resources,
-) -> anyhow::Result<(f64, f64)> {
+) -> anyhow::Result<(f64, f64, crate::cpu::ProcessCpu)> {
     let (egov_binary, settings) = (&bench.args.egov, bench.settings);
     let ch = ClickHouse::new(&settings.clickhouse)?;
     let address = format!("127.0.0.1:{}", free_port()?);
@@ -273,6 +278,7 @@ async fn load(
     let mut process = egov::EgovProcess::spawn(egov_binary, "run", &env, address.clone(), &log)?;
     process.wait_ready(Duration::from_secs(90)).await?;
     let started = Instant::now();
+    let window = crate::cpu::Window::start(process.pid);
     let options = PushOptions {
         concurrency: 4,
         ..PushOptions::default()
@@ -311,8 +317,18 @@ async fn load(
         tokio::time::sleep(Duration::from_millis(poll)).await;
     }
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = window.end();
+    say(format!(
+        "scorecard: CPU meanwhile, s: egov run {:.1}, the sender {:.1}, Kafka {:.1}, ClickHouse {:.1}; all CPUs busy {:.1} of {:.1}",
+        cpu.egov_run_s,
+        cpu.sender_s,
+        cpu.kafka_s,
+        cpu.clickhouse_s,
+        cpu.machine_s,
+        cpu.wall_s * std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
+    ));
     let memory = process.stop().await?;
-    Ok((seconds, memory.hwm_kib as f64 / 1024.0))
+    Ok((seconds, memory.hwm_kib as f64 / 1024.0, cpu))
 }
 
 fn ms(duration: Duration) -> f64 {

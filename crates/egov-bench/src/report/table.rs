@@ -84,6 +84,7 @@ impl Results {
                 String::new(),
                 met("province_year_s"),
             ],
+            cpu_row(self.scorecard.as_ref().and_then(|s| s.load_cpu.as_ref())),
             [
                 "CPU per event, µs: ingest / transform / load".into(),
                 format!(
@@ -191,6 +192,7 @@ impl Results {
                 String::new(),
                 String::new(),
             ],
+            cpu_row(self.country.as_ref().and_then(|c| c.load_cpu.as_ref())),
             [
                 "  egov report for 2021 on it, ms".into(),
                 one(self.country_report_year_ms),
@@ -251,4 +253,33 @@ impl Results {
         }
         out
     }
+}
+
+/// The CPU seconds each process used while a scenario went through.
+fn cpu_row(cpu: Option<&crate::cpu::ProcessCpu>) -> [String; 5] {
+    let cpu = cpu.cloned().unwrap_or(crate::cpu::ProcessCpu {
+        wall_s: f64::NAN,
+        egov_run_s: f64::NAN,
+        sender_s: f64::NAN,
+        kafka_s: f64::NAN,
+        clickhouse_s: f64::NAN,
+        machine_s: f64::NAN,
+    });
+    [
+        "  CPU meanwhile, s: egov run / sender / Kafka / ClickHouse".into(),
+        format!(
+            "{} / {} / {} / {}",
+            one(cpu.egov_run_s),
+            one(cpu.sender_s),
+            one(cpu.kafka_s),
+            one(cpu.clickhouse_s)
+        ),
+        format!(
+            "all CPUs busy {} in {} s",
+            one(cpu.machine_s),
+            one(cpu.wall_s)
+        ),
+        String::new(),
+        String::new(),
+    ]
 }

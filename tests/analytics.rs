@@ -2,6 +2,9 @@
 //! scenarios (shuffled, duplicated, out of order) against an independent
 //! computation, and the full 2021 scenario against the report's own figures.
 
+use egov_analytics::query::{
+    counts_by_unit, counts_by_unit_by_month, months, CountsByUnit, Params, UnitCounts,
+};
 use egov_analytics::ReportRequest;
 use egov_scenario::push::{push, PushOptions, Target};
 use egov_scenario::report2021::{
@@ -61,6 +64,40 @@ async fn wait_for_distinct(
     Ok(started.elapsed())
 }
 
+/// The counts of `from..=to` per calendar month in one query (the dashboard's
+/// unit page) against each month's own query; the units whose counts are all
+/// zero aside. Returns how many (month, unit) counts were compared.
+async fn assert_months_equal_each_month(
+    pipeline: &Pipeline,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    units: Option<&HashSet<String>>,
+) -> anyhow::Result<usize> {
+    let client = egov_runtime::clickhouse::query_client(&pipeline.settings.clickhouse)?;
+    let database = pipeline.settings.clickhouse.database.as_str();
+    let counted = |counts: CountsByUnit| -> CountsByUnit {
+        counts
+            .into_iter()
+            .filter(|(_, c)| *c != UnitCounts::default())
+            .collect()
+    };
+    let by_month = counts_by_unit_by_month(&client, database, &Params { from, to, units }).await?;
+    let periods: Vec<_> = by_month.iter().map(|(period, _)| *period).collect();
+    assert_eq!(periods, months(from, to));
+    let mut compared = 0;
+    for (period, counts) in by_month {
+        let params = Params {
+            from: period.from,
+            to: period.to,
+            units,
+        };
+        let alone = counted(counts_by_unit(&client, database, &params).await?);
+        compared += alone.len();
+        assert_eq!(counted(counts), alone, "{period:?}, units {units:?}");
+    }
+    Ok(compared)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_scenarios_match_an_independent_computation() -> anyhow::Result<()> {
     for seed in [1u64, 2, 3] {
@@ -86,6 +123,16 @@ async fn random_scenarios_match_an_independent_computation() -> anyhow::Result<(
                     })
                     .await?;
                 assert_eq!(got, expected, "seed {seed}, {from}..{to}, unit {unit:?}");
+            }
+            // Per month in one query, as each month alone: every unit, and one unit's own.
+            let compared = assert_months_equal_each_month(&pipeline, from, to, None).await?;
+            assert!(
+                compared > 0,
+                "seed {seed}, {from}..{to}: no counts to compare"
+            );
+            for code in ["243", "000.00.02.H62"] {
+                let own = HashSet::from([code.to_owned()]);
+                assert_months_equal_each_month(&pipeline, from, to, Some(&own)).await?;
             }
         }
         pipeline.stop().await?;

@@ -24,7 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = sorted((ROOT / "schemas" / "clickhouse").glob("*.sql"))
-QUERIES = sorted((ROOT / "schemas" / "clickhouse" / "queries").glob("*.sql"))
+QUERY_DIR = ROOT / "schemas" / "clickhouse" / "queries"
+QUERIES = sorted(QUERY_DIR.glob("*.sql"))
 CH_URL = os.environ.get("EGOV__CLICKHOUSE__URL", "http://127.0.0.1:8123")
 
 
@@ -34,11 +35,19 @@ def statements(sql, database):
     return [s.strip() for s in code.split(";") if s.strip()]
 
 
-def render(template, database, frm, to, units):
+def strip(template):
+    return "\n".join(l for l in template.splitlines() if not l.lstrip().startswith("--"))
+
+
+def render(template, database, frm, to, units, split="whole"):
     """As egov-analytics renders a template (crates/egov-analytics/src/query.rs):
-    comment lines dropped, the database quoted, and the dates and unit codes
-    where the client binds them (as quoted literals)."""
-    code = "\n".join(l for l in template.splitlines() if not l.lstrip().startswith("--"))
+    comment lines dropped, the database quoted, the dates and unit codes
+    where the client binds them (as quoted literals), and, as `split` says
+    ("whole" or "months"), {dossier_states} and {month} in their place."""
+    states = "dossier_states.sql" if split == "whole" else "dossier_month_states.sql"
+    code = strip(template).replace("{dossier_states}", strip((QUERY_DIR / states).read_text()).strip())
+    code = code.replace("{month}", "toUInt32(0)" if split == "whole"
+                        else strip((QUERY_DIR / "month.sql").read_text()).strip())
     unit_filter = "1" if units is None else "unit_code IN (%s)" % ", ".join(f"'{u}'" for u in sorted(units))
     return (code.replace("{database}", f"`{database}`").replace("{from}", f"'{frm}'").replace("{to}", f"'{to}'")
             .replace("{unit_filter}", unit_filter))
@@ -110,6 +119,10 @@ ROWS = [
     # late over New Year 2022: 2021-12-31, (Sat 1 Jan, Sun 2 Jan, Mon 3 Jan in lieu), 4 and 5 Jan: 3 working days
     ("onestop", "o18", "dossier.received", "2021-12-28 01:00:00", "2021-12-28", "08737", "commune", "H9", "direct", 0, "2021-12-30"),
     ("onestop", "o19", "dossier.resolved", "2022-01-05 01:00:00", "2022-01-05", "08737", "commune", "H9", "", 0, None),
+    # a supplement across a month's end: past due on 30 April but paused; due again 25 May, still open
+    ("onestop", "o20", "dossier.received", "2021-04-20 01:00:00", "2021-04-20", "08740", "commune", "H10", "direct", 0, "2021-04-29"),
+    ("onestop", "o21", "dossier.supplement_requested", "2021-04-28 01:00:00", "2021-04-28", "08740", "commune", "H10", "", 0, None),
+    ("onestop", "o22", "dossier.supplement_received", "2021-05-03 01:00:00", "2021-05-03", "08740", "commune", "H10", "", 0, "2021-05-25"),
 ]
 
 COLUMNS = ("system, event_id, event_type, occurred_at, occurred_ms, local_date, unit_code, level, district_code, "
@@ -139,22 +152,22 @@ def holidays_sql(database):
 
 # (query, from, to, units) -> expected TSV; every report query is per unit (with its level)
 CASES = [
-    # level, unit, incoming, outgoing, outgoing_signed
-    ("documents", "2021-01-01", "2021-12-31", None, "commune\t08707\t1\t0\t0\ndistrict\t243\t0\t2\t1\n"),
-    ("documents", "2021-03-02", "2021-03-03", None, "commune\t08707\t1\t0\t0\ndistrict\t243\t0\t1\t1\n"),
-    ("documents", "2021-01-01", "2021-12-31", {"243"}, "district\t243\t0\t2\t1\n"),
-    # level, unit, received, carried_over, early, on_time, late, pending_in_time, pending_overdue, online
+    # month (0: the whole period), level, unit, incoming, outgoing, outgoing_signed
+    ("documents", "2021-01-01", "2021-12-31", None, "0\tcommune\t08707\t1\t0\t0\n0\tdistrict\t243\t0\t2\t1\n"),
+    ("documents", "2021-03-02", "2021-03-03", None, "0\tcommune\t08707\t1\t0\t0\n0\tdistrict\t243\t0\t1\t1\n"),
+    ("documents", "2021-01-01", "2021-12-31", {"243"}, "0\tdistrict\t243\t0\t2\t1\n"),
+    # month, level, unit, received, carried_over, early, on_time, late, pending_in_time, pending_overdue, online
     ("dossiers", "2021-01-01", "2021-03-20", None,
-     "commune\t08734\t2\t0\t0\t1\t0\t1\t0\t1\ndistrict\t244\t0\t1\t0\t1\t0\t0\t0\t0\n"
-     "province\t000.00.02.H62\t4\t0\t1\t0\t0\t1\t1\t1\n"),
+     "0\tcommune\t08734\t2\t0\t0\t1\t0\t1\t0\t1\n0\tdistrict\t244\t0\t1\t0\t1\t0\t0\t0\t0\n"
+     "0\tprovince\t000.00.02.H62\t4\t0\t1\t0\t0\t1\t1\t1\n"),
     ("dossiers", "2021-01-01", "2021-12-31", {"000.00.02.H62"},
-     "province\t000.00.02.H62\t4\t0\t2\t0\t0\t0\t1\t1\n"),
+     "0\tprovince\t000.00.02.H62\t4\t0\t2\t0\t0\t0\t1\t1\n"),
     ("raw", "SELECT dossier_id, status, working_days_late FROM {database}.dossier_state "
             "WHERE resolved OR refused ORDER BY dossier_id", None, None,
      "H1\tresolved_on_time\t0\nH2\tresolved_early\t0\nH3\tresolved_on_time\t0\nH6\trefused\t0\n"
      "H7\tresolved_early\t0\nH8\tresolved_early\t0\nH9\tresolved_late\t3\n"),
     ("dossiers", "2021-02-01", "2021-02-15", None,
-     "commune\t08734\t1\t0\t0\t0\t0\t1\t0\t1\ndistrict\t244\t0\t0\t0\t0\t0\t0\t0\t0\n"),
+     "0\tcommune\t08734\t1\t0\t0\t0\t0\t1\t0\t1\n0\tdistrict\t244\t0\t0\t0\t0\t0\t0\t0\t0\n"),
     # dossier, procedure, received, due, resolved ('' = still open), working days late: one unit,
     # exactly its resolved_late + pending_overdue of dossiers.sql for the same period.
     # H5: due Fri 5 Mar, open on 20 Mar: 8-12 and 15-19 March, 10 working days.
@@ -174,6 +187,80 @@ CASES = [
      "000.00.02.H62\tonestop\t1614646800018\n08707\tdocuments\t1614646800002\n"
      "08734\tonestop\t1614646800015\n244\tonestop\t1609808400007\n"),
 ]
+
+
+# Per calendar month in one query (split "months"), with the expected rows: H10 above.
+MONTH_CASES = [
+    ("dossiers", "2021-04-15", "2021-06-10", {"08740"},
+     "1\tcommune\t08740\t1\t0\t0\t0\t0\t1\t0\t0\n2\tcommune\t08740\t0\t1\t0\t0\t0\t0\t1\t0\n"
+     "3\tcommune\t08740\t0\t1\t0\t0\t0\t0\t1\t0\n"),
+    ("documents", "2021-02-15", "2021-03-03", None,
+     "2\tcommune\t08707\t1\t0\t0\n2\tdistrict\t243\t0\t1\t1\n"),
+]
+
+# Periods whose months, counted in one query, must equal each month counted alone:
+# month-aligned or not, one month or one day, starting after a dossier's receipt
+# (H1, H9, H10), with supplements across month ends (H10), over a year's end (H9).
+MONTH_PERIODS = [
+    ("2021-01-01", "2021-12-31", None),
+    ("2020-12-01", "2022-01-31", None),
+    ("2021-02-15", "2021-03-20", None),
+    ("2021-03-01", "2021-03-31", None),
+    ("2021-03-02", "2021-03-02", None),
+    ("2021-01-03", "2021-02-10", {"244"}),
+    ("2021-04-21", "2021-06-30", {"08740", "08734"}),
+    ("2021-12-29", "2022-02-01", {"08737"}),
+    ("2021-02-04", "2021-04-01", {"000.00.02.H62", "08734"}),
+]
+
+
+def calendar_months(frm, to):
+    """The calendar months of frm..to, cut to it (egov_analytics::query::months)."""
+    out, start = [], datetime.date.fromisoformat(frm)
+    end = datetime.date.fromisoformat(to)
+    while start <= end:
+        following = datetime.date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+        out.append((start.isoformat(), min(following - datetime.timedelta(days=1), end).isoformat()))
+        start = following
+    return out
+
+
+def counted(rows):
+    """The rows with some count (split "months" leaves out a unit whose counts are all zero)."""
+    return "".join(row + "\n" for row in rows.splitlines() if any(v != "0" for v in row.split("\t")[3:]))
+
+
+def check_months(engines, database, tag):
+    """The per-month query (split "months") against MONTH_CASES, and against each month
+    queried alone for MONTH_PERIODS; returns (passed, failed)."""
+    passed = failed = 0
+    templates = {path.stem: path.read_text() for path in QUERIES}
+    cases = [(name, frm, to, units, expected) for name, frm, to, units, expected in MONTH_CASES]
+    cases += [(name, frm, to, units, None) for frm, to, units in MONTH_PERIODS for name in ("documents", "dossiers")]
+    for name, frm, to, units, expected in cases:
+        results, wanted = [], []
+        for engine in engines:
+            try:
+                results.append(counted(engine.run(render(templates[name], database, frm, to, units, "months"))))
+                alone = ""
+                for number, (first, last) in enumerate(calendar_months(frm, to), start=1):
+                    rows = engine.run(render(templates[name], database, first, last, units))
+                    alone += "".join(f"{number}\t{row.split(chr(9), 1)[1]}\n" for row in rows.splitlines())
+                wanted.append(counted(alone) if expected is None else expected)
+            except Exception as error:  # noqa: BLE001 - reported as a failure
+                results.append(f"ERROR: {error}")
+                wanted.append(None)
+        ok = all(r == w for r, w in zip(results, wanted)) and len(set(results)) == 1
+        label = f"{name} per month {frm}..{to} units={sorted(units) if units else 'all'}" + tag
+        if ok:
+            passed += 1
+            print(f"ok      {label} ({results[0].count(chr(10))} rows)")
+        else:
+            failed += 1
+            print(f"FAILED  {label}")
+            for engine, result, want in zip(engines, results, wanted):
+                print(f"  {engine.name}: {result!r}\n  expected {want!r}")
+    return passed, failed
 
 
 def check_cases(engines, database, tag):
@@ -240,6 +327,8 @@ def main():
                 for statement in statements(path.read_text(), backfilled):
                     engine.run(statement)
         passed, failed = check_cases(engines, database, "")
+        more = check_months(engines, database, "")
+        passed, failed = passed + more[0], failed + more[1]
         more = check_cases(engines, backfilled, " (rows before the rollups, backfilled)")
         passed, failed = passed + more[0], failed + more[1]
         # Every rollup aggregate is idempotent: the backfill run again over
@@ -254,6 +343,8 @@ def main():
             for statement in backfills.values():
                 engine.run(statement)
         more = check_cases(engines, database, " (backfill run twice)")
+        passed, failed = passed + more[0], failed + more[1]
+        more = check_months(engines, database, " (backfill run twice)")
         passed, failed = passed + more[0], failed + more[1]
         # The dashboard's read-only user (egov migrate): modern ClickHouse has SQL users and
         # parses every statement (chDB runs as a user without the right to create users, so

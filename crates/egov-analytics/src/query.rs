@@ -2,11 +2,13 @@
 //! `schemas/clickhouse/queries/`, rendered with the database as a quoted
 //! identifier and every value (dates, unit codes) bound, and their rows per
 //! unit. `egov report` sums these rows per level; `egov scorecard` shows them
-//! per unit; so both use one definition of every figure.
+//! per unit; so both use one definition of every figure. The same templates
+//! count per calendar month of the period in one query ([`Split::Months`], the
+//! dashboard's monthly trend of a unit).
 
-use crate::figures::{DocumentCounts, DossierCounts};
+use crate::figures::{DocumentCounts, DossierCounts, Period};
 use crate::ReportError;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use clickhouse::query::Query;
 use clickhouse::Row;
 use egov_model::{Level, System};
@@ -18,6 +20,23 @@ pub const DOCUMENTS_SQL: &str = include_str!("../../../schemas/clickhouse/querie
 pub const DOSSIERS_SQL: &str = include_str!("../../../schemas/clickhouse/queries/dossiers.sql");
 pub const LAST_EVENTS_SQL: &str =
     include_str!("../../../schemas/clickhouse/queries/last_events.sql");
+/// `{dossier_states}` of [`DOSSIERS_SQL`] over the whole period.
+pub const DOSSIER_STATES_SQL: &str =
+    include_str!("../../../schemas/clickhouse/queries/dossier_states.sql");
+/// `{dossier_states}` of [`DOSSIERS_SQL`] per calendar month.
+pub const DOSSIER_MONTH_STATES_SQL: &str =
+    include_str!("../../../schemas/clickhouse/queries/dossier_month_states.sql");
+/// `{month}` per calendar month: the month's number of a row's `local_date`.
+pub const MONTH_SQL: &str = include_str!("../../../schemas/clickhouse/queries/month.sql");
+
+/// What the rows of [`DOCUMENTS_SQL`] and [`DOSSIERS_SQL`] count: the whole
+/// period (`month` 0), or each calendar month of it, cut to the period
+/// (`month` 1, 2, …: the months of [`months`] in order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Whole,
+    Months,
+}
 
 /// The values a template's placeholders stand for.
 #[derive(Debug, Clone, Copy)]
@@ -30,9 +49,22 @@ pub struct Params<'a> {
 
 /// A template as SQL with `?` where values go, and those values in order.
 /// `{database}` becomes the quoted identifier; `{from}` and `{to}` a bound
-/// date; `{unit_filter}` `1` or `unit_code IN (?, …)` with a bound code per `?`.
+/// date; `{unit_filter}` `1` or `unit_code IN (?, …)` with a bound code per `?`;
+/// `{month}` and `{dossier_states}` as for [`Split::Whole`].
 /// Comment lines go first, so placeholders named in them bind nothing.
 pub fn render(template: &str, database: &str, params: &Params<'_>) -> (String, Vec<String>) {
+    render_split(template, database, params, Split::Whole)
+}
+
+/// [`render`], counting as `split` says: `{month}` becomes `0` for the whole
+/// period or [`MONTH_SQL`] per month, `{dossier_states}` [`DOSSIER_STATES_SQL`]
+/// or [`DOSSIER_MONTH_STATES_SQL`], each rendered in its place.
+pub fn render_split(
+    template: &str,
+    database: &str,
+    params: &Params<'_>,
+    split: Split,
+) -> (String, Vec<String>) {
     let code: Vec<&str> = template
         .lines()
         .filter(|line| !line.trim_start().starts_with("--"))
@@ -73,6 +105,17 @@ pub fn render(template: &str, database: &str, params: &Params<'_>) -> (String, V
                     }
                 }
             },
+            "month" if split == Split::Whole => sql.push_str("toUInt32(0)"),
+            "month" | "dossier_states" => {
+                let part = match (&after[1..end], split) {
+                    ("month", _) => MONTH_SQL,
+                    (_, Split::Whole) => DOSSIER_STATES_SQL,
+                    (_, Split::Months) => DOSSIER_MONTH_STATES_SQL,
+                };
+                let (part, part_values) = render_split(part, database, params, split);
+                sql.push_str(part.trim());
+                values.extend(part_values);
+            }
             _ => sql.push_str(&after[..=end]),
         }
         rest = &after[end + 1..];
@@ -85,6 +128,27 @@ fn date(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
 }
 
+/// The calendar months of `from..=to`, the first and last cut to it.
+pub fn months(from: NaiveDate, to: NaiveDate) -> Vec<Period> {
+    let mut out = Vec::new();
+    let mut start = from;
+    while start <= to {
+        let next = if start.month() == 12 {
+            NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1)
+        };
+        let Some(next) = next else { break };
+        let end = next.pred_opt().unwrap_or(next).min(to);
+        out.push(Period {
+            from: start,
+            to: end,
+        });
+        start = next;
+    }
+    out
+}
+
 /// The query of a rendered template on `client`, its values bound.
 pub fn query(
     client: &clickhouse::Client,
@@ -92,7 +156,18 @@ pub fn query(
     database: &str,
     params: &Params<'_>,
 ) -> Query {
-    let (sql, values) = render(template, database, params);
+    query_split(client, template, database, params, Split::Whole)
+}
+
+/// [`query`], counting as `split` says.
+pub fn query_split(
+    client: &clickhouse::Client,
+    template: &str,
+    database: &str,
+    params: &Params<'_>,
+    split: Split,
+) -> Query {
+    let (sql, values) = render_split(template, database, params, split);
     values
         .into_iter()
         .fold(client.query(&sql), |query, value| query.bind(value))
@@ -100,6 +175,7 @@ pub fn query(
 
 #[derive(Debug, Row, Deserialize)]
 struct DocumentRow {
+    month: u32,
     level: String,
     unit_code: String,
     incoming: u64,
@@ -109,6 +185,7 @@ struct DocumentRow {
 
 #[derive(Debug, Row, Deserialize)]
 struct DossierRow {
+    month: u32,
     level: String,
     unit_code: String,
     received: u64,
@@ -143,13 +220,18 @@ pub(crate) fn parse_level(text: &str) -> Result<Level, ReportError> {
         .map_err(|_| ReportError::UnknownLevel(text.to_owned()))
 }
 
-/// The counts of a row's unit, zero until set.
+/// The counts of a row's month and unit, zero until set.
 fn unit_counts<'a>(
-    counts: &'a mut CountsByUnit,
+    counts: &'a mut BTreeMap<u32, CountsByUnit>,
+    month: u32,
     level: &str,
     unit_code: String,
 ) -> Result<&'a mut UnitCounts, ReportError> {
-    Ok(counts.entry((parse_level(level)?, unit_code)).or_default())
+    Ok(counts
+        .entry(month)
+        .or_default()
+        .entry((parse_level(level)?, unit_code))
+        .or_default())
 }
 
 /// The document and dossier figures of every unit with events in the period
@@ -159,19 +241,50 @@ pub async fn counts_by_unit(
     database: &str,
     params: &Params<'_>,
 ) -> Result<CountsByUnit, ReportError> {
-    let documents = query(client, DOCUMENTS_SQL, database, params).fetch_all::<DocumentRow>();
-    let dossiers = query(client, DOSSIERS_SQL, database, params).fetch_all::<DossierRow>();
+    let mut counts = counts_split(client, database, params, Split::Whole).await?;
+    Ok(counts.remove(&0).unwrap_or_default())
+}
+
+/// [`counts_by_unit`] for each calendar month of the period ([`months`]), in
+/// one document query and one dossier query for all the months: the same
+/// counts as [`counts_by_unit`] for each month alone, except that a unit whose
+/// counts are all zero in a month may be missing from that month.
+pub async fn counts_by_unit_by_month(
+    client: &clickhouse::Client,
+    database: &str,
+    params: &Params<'_>,
+) -> Result<Vec<(Period, CountsByUnit)>, ReportError> {
+    let mut counts = counts_split(client, database, params, Split::Months).await?;
+    Ok(months(params.from, params.to)
+        .into_iter()
+        .zip(1..)
+        .map(|(period, month)| (period, counts.remove(&month).unwrap_or_default()))
+        .collect())
+}
+
+/// The counts per `month` of the rows (see [`Split`]) and unit.
+async fn counts_split(
+    client: &clickhouse::Client,
+    database: &str,
+    params: &Params<'_>,
+    split: Split,
+) -> Result<BTreeMap<u32, CountsByUnit>, ReportError> {
+    let documents =
+        query_split(client, DOCUMENTS_SQL, database, params, split).fetch_all::<DocumentRow>();
+    let dossiers =
+        query_split(client, DOSSIERS_SQL, database, params, split).fetch_all::<DossierRow>();
     let (documents, dossiers) = tokio::join!(documents, dossiers);
-    let mut counts = CountsByUnit::new();
+    let mut counts = BTreeMap::new();
     for row in documents? {
-        unit_counts(&mut counts, &row.level, row.unit_code)?.documents = DocumentCounts {
-            incoming: row.incoming,
-            outgoing: row.outgoing,
-            outgoing_signed: row.outgoing_signed,
-        };
+        unit_counts(&mut counts, row.month, &row.level, row.unit_code)?.documents =
+            DocumentCounts {
+                incoming: row.incoming,
+                outgoing: row.outgoing,
+                outgoing_signed: row.outgoing_signed,
+            };
     }
     for row in dossiers? {
-        unit_counts(&mut counts, &row.level, row.unit_code)?.dossiers = DossierCounts {
+        unit_counts(&mut counts, row.month, &row.level, row.unit_code)?.dossiers = DossierCounts {
             received: row.received,
             carried_over: row.carried_over,
             resolved_early: row.resolved_early,
@@ -224,13 +337,23 @@ mod tests {
             to,
             units: Some(&units),
         };
-        for template in [DOCUMENTS_SQL, DOSSIERS_SQL, LAST_EVENTS_SQL] {
-            let (sql, values) = render(template, "egov", &params);
+        let splits = [
+            (DOCUMENTS_SQL, Split::Whole),
+            (DOCUMENTS_SQL, Split::Months),
+            (DOSSIERS_SQL, Split::Whole),
+            (DOSSIERS_SQL, Split::Months),
+            (LAST_EVENTS_SQL, Split::Whole),
+        ];
+        for (template, split) in splits {
+            let (sql, values) = render_split(template, "egov", &params, split);
             assert!(!sql.contains('{'), "{sql}");
             assert!(!sql.contains("2021"), "a date formatted into {sql}");
             assert!(!sql.contains("o'brien"), "a code formatted into {sql}");
             assert!(sql.contains("FROM `egov`."), "{sql}");
             assert_eq!(sql.matches('?').count(), values.len(), "{sql}");
+            // Per month, the rows are numbered by month; over the period, all 0.
+            let per_month = sql.contains("toRelativeMonthNum(local_date)");
+            assert_eq!(per_month, split == Split::Months, "{sql}");
         }
         let (sql, values) = render(DOCUMENTS_SQL, "egov", &params);
         assert!(sql.contains("unit_code IN (?, ?)"), "{sql}");
@@ -244,6 +367,25 @@ mod tests {
             bound.contains("unit_code IN ('243', 'o\\'brien')"),
             "{bound}"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn months_are_cut_to_the_period() -> anyhow::Result<()> {
+        let d =
+            |y, m, day| NaiveDate::from_ymd_opt(y, m, day).ok_or_else(|| anyhow::anyhow!("date"));
+        let cut = months(d(2021, 1, 15)?, d(2021, 3, 10)?);
+        let bounds: Vec<_> = cut.iter().map(|p| (p.from, p.to)).collect();
+        assert_eq!(
+            bounds,
+            [
+                (d(2021, 1, 15)?, d(2021, 1, 31)?),
+                (d(2021, 2, 1)?, d(2021, 2, 28)?),
+                (d(2021, 3, 1)?, d(2021, 3, 10)?)
+            ]
+        );
+        assert_eq!(months(d(2021, 12, 1)?, d(2022, 1, 1)?).len(), 2);
+        assert_eq!(months(d(2021, 5, 7)?, d(2021, 5, 7)?).len(), 1);
         Ok(())
     }
 

@@ -4,8 +4,11 @@
 -- sets of ids, so a resent event, or a document seen on two days, never
 -- changes a figure, and the figures of a level are the sums of its units'
 -- (egov report sums them, egov scorecard shows them).
+-- `month` is 0 over the whole period, or each calendar month's number
+-- (month.sql) when the figures are per month.
 -- {from}, {to} and the codes of {unit_filter} are bound values.
 SELECT
+    {month} AS month,
     level,
     unit_code,
     uniqExactMergeIf(documents, event_type = 'document.received') AS incoming,
@@ -14,5 +17,5 @@ SELECT
 FROM {database}.documents_by_day
 WHERE local_date >= toDate({from}) AND local_date <= toDate({to})
   AND {unit_filter}
-GROUP BY level, unit_code
-ORDER BY level, unit_code
+GROUP BY month, level, unit_code
+ORDER BY month, level, unit_code

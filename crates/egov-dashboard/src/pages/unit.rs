@@ -10,10 +10,10 @@ use crate::{ApiResult, AppState, DashboardError, PageResult, Params, Period};
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use axum::Json;
-use chrono::{Datelike, NaiveDate};
 use egov_analytics::figures::{DocumentCounts, DossierCounts};
 use egov_analytics::figures::{DocumentFigures, DossierFigures, Period as FigurePeriod};
-use egov_analytics::query::{counts_by_unit, Params as QueryParams};
+use egov_analytics::query::Params as QueryParams;
+use egov_analytics::query::{counts_by_unit, counts_by_unit_by_month, CountsByUnit};
 use egov_analytics::ReportError;
 use egov_model::format;
 use egov_model::{Level, Unit};
@@ -65,52 +65,44 @@ pub struct UnitData {
     pub late_dossiers: LateList,
 }
 
-/// The calendar months of a period, cut to it.
-pub(crate) fn months(period: Period) -> Vec<FigurePeriod> {
-    let mut out = Vec::new();
-    let mut start = period.from;
-    while start <= period.to {
-        let next = if start.month() == 12 {
-            NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
-        } else {
-            NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1)
-        };
-        let Some(next) = next else { break };
-        let end = next.pred_opt().unwrap_or(next).min(period.to);
-        out.push(FigurePeriod {
-            from: start,
-            to: end,
-        });
-        start = next;
+/// The unit's own figures in `counts` (zeros when it has none): its row of
+/// the per-unit report, read for that unit alone (not its subtree, as
+/// `egov report --unit` would).
+fn own_figures(period: FigurePeriod, counts: &CountsByUnit) -> PeriodFigures {
+    let (documents, dossiers) = counts.values().fold(
+        Default::default(),
+        |(d, s): (DocumentCounts, DossierCounts), c| (d + c.documents, s + c.dossiers),
+    );
+    PeriodFigures {
+        documents: documents.into(),
+        dossiers: dossiers.into(),
+        period,
     }
-    out
 }
 
-/// The unit's own figures for one period: its row of the per-unit report
-/// (zeros when it has no events then), read for that unit alone (not its
-/// subtree, as `egov report --unit` would).
+/// The unit's figures for the whole period and for each calendar month of it
+/// (the months in one document query and one dossier query).
 async fn unit_figures(
     client: &clickhouse::Client,
     database: &str,
     code: &str,
     period: FigurePeriod,
-) -> Result<PeriodFigures, DashboardError> {
+) -> Result<(PeriodFigures, Vec<PeriodFigures>), DashboardError> {
     let own = HashSet::from([code.to_owned()]);
     let params = QueryParams {
         from: period.from,
         to: period.to,
         units: Some(&own),
     };
-    let counts = counts_by_unit(client, database, &params).await?;
-    let (documents, dossiers) = counts.values().fold(
-        Default::default(),
-        |(d, s): (DocumentCounts, DossierCounts), c| (d + c.documents, s + c.dossiers),
+    let (whole, months) = tokio::join!(
+        counts_by_unit(client, database, &params),
+        counts_by_unit_by_month(client, database, &params)
     );
-    Ok(PeriodFigures {
-        documents: documents.into(),
-        dossiers: dossiers.into(),
-        period,
-    })
+    let months = months?
+        .iter()
+        .map(|(month, counts)| own_figures(*month, counts))
+        .collect();
+    Ok((own_figures(period, &whole?), months))
 }
 
 async fn data(state: &AppState, code: &str, period: Period) -> Result<UnitData, DashboardError> {
@@ -122,7 +114,6 @@ async fn data(state: &AppState, code: &str, period: Period) -> Result<UnitData, 
         from: period.from,
         to: period.to,
     };
-    let months = months(period);
     let key = format!("unit {code} {} {}", period.from, period.to);
     let (task_state, task_code) = (state.clone(), code.to_owned());
     let (figures, months, late) = state
@@ -130,19 +121,12 @@ async fn data(state: &AppState, code: &str, period: Period) -> Result<UnitData, 
             let code = task_code.as_str();
             let database = task_state.clickhouse.database.as_str();
             let client = query_client(&task_state.clickhouse).map_err(ReportError::from)?;
-            let all = months
-                .iter()
-                .map(|m| unit_figures(&client, database, code, *m));
-            let (figures, months, late) = tokio::join!(
+            let (figures, late) = tokio::join!(
                 unit_figures(&client, database, code, whole),
-                futures::future::join_all(all),
                 late::fetch(&client, database, code, period)
             );
-            Ok((
-                figures?,
-                months.into_iter().collect::<Result<Vec<_>, _>>()?,
-                late?,
-            ))
+            let (figures, months) = figures?;
+            Ok((figures, months, late?))
         })
         .await?;
     let late_dossiers = LateList::new(late, &figures.dossiers);
@@ -423,30 +407,4 @@ fn render(frame: &Frame, data: &UnitData) -> String {
 
     late::render(&mut out, frame, &data.late_dossiers);
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, day).unwrap_or_default()
-    }
-
-    #[test]
-    fn months_are_cut_to_the_period() {
-        let cut = months(Period {
-            from: d(2021, 1, 15),
-            to: d(2021, 3, 10),
-        });
-        assert_eq!(cut.len(), 3);
-        assert_eq!((cut[0].from, cut[0].to), (d(2021, 1, 15), d(2021, 1, 31)));
-        assert_eq!((cut[1].from, cut[1].to), (d(2021, 2, 1), d(2021, 2, 28)));
-        assert_eq!((cut[2].from, cut[2].to), (d(2021, 3, 1), d(2021, 3, 10)));
-        let across = months(Period {
-            from: d(2021, 12, 1),
-            to: d(2022, 1, 1),
-        });
-        assert_eq!(across.len(), 2);
-    }
 }

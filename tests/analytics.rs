@@ -3,7 +3,7 @@
 //! computation, and the full 2021 scenario against the report's own figures.
 
 use egov_analytics::query::{
-    counts_by_unit, counts_by_unit_by_month, months, CountsByUnit, Params, UnitCounts,
+    counts_by_unit, counts_by_unit_and_month, months, CountsByUnit, Params, UnitCounts,
 };
 use egov_analytics::ReportRequest;
 use egov_scenario::push::{push, PushOptions, Target};
@@ -64,9 +64,10 @@ async fn wait_for_distinct(
     Ok(started.elapsed())
 }
 
-/// The counts of `from..=to` per calendar month in one query (the dashboard's
-/// unit page) against each month's own query; the units whose counts are all
-/// zero aside. Returns how many (month, unit) counts were compared.
+/// The counts of `from..=to` and of each calendar month of it in one query
+/// (the dashboard's unit page) against each period's own query; the units
+/// whose counts are all zero in a month aside. Returns how many (month, unit)
+/// counts were compared.
 async fn assert_months_equal_each_month(
     pipeline: &Pipeline,
     from: chrono::NaiveDate,
@@ -81,7 +82,9 @@ async fn assert_months_equal_each_month(
             .filter(|(_, c)| *c != UnitCounts::default())
             .collect()
     };
-    let by_month = counts_by_unit_by_month(&client, database, &Params { from, to, units }).await?;
+    let params = Params { from, to, units };
+    let (whole, by_month) = counts_by_unit_and_month(&client, database, &params).await?;
+    assert_eq!(whole, counts_by_unit(&client, database, &params).await?);
     let periods: Vec<_> = by_month.iter().map(|(period, _)| *period).collect();
     assert_eq!(periods, months(from, to));
     let mut compared = 0;

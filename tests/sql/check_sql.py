@@ -43,11 +43,11 @@ def render(template, database, frm, to, units, split="whole"):
     """As egov-analytics renders a template (crates/egov-analytics/src/query.rs):
     comment lines dropped, the database quoted, the dates and unit codes
     where the client binds them (as quoted literals), and, as `split` says
-    ("whole" or "months"), {dossier_states} and {month} in their place."""
+    ("whole" or "months"), {dossier_states}, {month} and {day_month} in their place."""
     states = "dossier_states.sql" if split == "whole" else "dossier_month_states.sql"
     code = strip(template).replace("{dossier_states}", strip((QUERY_DIR / states).read_text()).strip())
-    code = code.replace("{month}", "toUInt32(0)" if split == "whole"
-                        else strip((QUERY_DIR / "month.sql").read_text()).strip())
+    code = code.replace("{month}", "toUInt32(0)" if split == "whole" else "arrayJoin([toUInt32(0), {day_month}])")
+    code = code.replace("{day_month}", strip((QUERY_DIR / "day_month.sql").read_text()).strip())
     unit_filter = "1" if units is None else "unit_code IN (%s)" % ", ".join(f"'{u}'" for u in sorted(units))
     return (code.replace("{database}", f"`{database}`").replace("{from}", f"'{frm}'").replace("{to}", f"'{to}'")
             .replace("{unit_filter}", unit_filter))
@@ -189,16 +189,19 @@ CASES = [
 ]
 
 
-# Per calendar month in one query (split "months"), with the expected rows: H10 above.
+# The period (month 0) and each calendar month in one query (split "months"), with the
+# expected rows: H10 above.
 MONTH_CASES = [
     ("dossiers", "2021-04-15", "2021-06-10", {"08740"},
+     "0\tcommune\t08740\t1\t0\t0\t0\t0\t0\t1\t0\n"
      "1\tcommune\t08740\t1\t0\t0\t0\t0\t1\t0\t0\n2\tcommune\t08740\t0\t1\t0\t0\t0\t0\t1\t0\n"
      "3\tcommune\t08740\t0\t1\t0\t0\t0\t0\t1\t0\n"),
     ("documents", "2021-02-15", "2021-03-03", None,
+     "0\tcommune\t08707\t1\t0\t0\n0\tdistrict\t243\t0\t1\t1\n"
      "2\tcommune\t08707\t1\t0\t0\n2\tdistrict\t243\t0\t1\t1\n"),
 ]
 
-# Periods whose months, counted in one query, must equal each month counted alone:
+# Periods whose months and whole, counted in one query, must equal each counted alone:
 # month-aligned or not, one month or one day, starting after a dossier's receipt
 # (H1, H9, H10), with supplements across month ends (H10), over a year's end (H9).
 MONTH_PERIODS = [
@@ -226,13 +229,15 @@ def calendar_months(frm, to):
 
 
 def counted(rows):
-    """The rows with some count (split "months" leaves out a unit whose counts are all zero)."""
-    return "".join(row + "\n" for row in rows.splitlines() if any(v != "0" for v in row.split("\t")[3:]))
+    """The rows of the period (month 0) and those of a month with some count (split "months"
+    leaves out a unit whose counts are all zero in a month)."""
+    return "".join(row + "\n" for row in rows.splitlines()
+                   if row.startswith("0\t") or any(v != "0" for v in row.split("\t")[3:]))
 
 
 def check_months(engines, database, tag):
-    """The per-month query (split "months") against MONTH_CASES, and against each month
-    queried alone for MONTH_PERIODS; returns (passed, failed)."""
+    """The per-month query (split "months") against MONTH_CASES, and against the period
+    and each month queried alone for MONTH_PERIODS; returns (passed, failed)."""
     passed = failed = 0
     templates = {path.stem: path.read_text() for path in QUERIES}
     cases = [(name, frm, to, units, expected) for name, frm, to, units, expected in MONTH_CASES]
@@ -242,7 +247,7 @@ def check_months(engines, database, tag):
         for engine in engines:
             try:
                 results.append(counted(engine.run(render(templates[name], database, frm, to, units, "months"))))
-                alone = ""
+                alone = engine.run(render(templates[name], database, frm, to, units))
                 for number, (first, last) in enumerate(calendar_months(frm, to), start=1):
                     rows = engine.run(render(templates[name], database, first, last, units))
                     alone += "".join(f"{number}\t{row.split(chr(9), 1)[1]}\n" for row in rows.splitlines())

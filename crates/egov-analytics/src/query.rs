@@ -26,12 +26,12 @@ pub const DOSSIER_STATES_SQL: &str =
 /// `{dossier_states}` of [`DOSSIERS_SQL`] per calendar month.
 pub const DOSSIER_MONTH_STATES_SQL: &str =
     include_str!("../../../schemas/clickhouse/queries/dossier_month_states.sql");
-/// `{month}` per calendar month: the month's number of a row's `local_date`.
-pub const MONTH_SQL: &str = include_str!("../../../schemas/clickhouse/queries/month.sql");
+/// `{day_month}`: the number of the calendar month of a row's `local_date`.
+pub const DAY_MONTH_SQL: &str = include_str!("../../../schemas/clickhouse/queries/day_month.sql");
 
 /// What the rows of [`DOCUMENTS_SQL`] and [`DOSSIERS_SQL`] count: the whole
-/// period (`month` 0), or each calendar month of it, cut to the period
-/// (`month` 1, 2, …: the months of [`months`] in order).
+/// period (`month` 0), or the whole period and each calendar month of it, cut
+/// to the period (`month` 1, 2, …: the months of [`months`] in order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Split {
     Whole,
@@ -57,8 +57,9 @@ pub fn render(template: &str, database: &str, params: &Params<'_>) -> (String, V
 }
 
 /// [`render`], counting as `split` says: `{month}` becomes `0` for the whole
-/// period or [`MONTH_SQL`] per month, `{dossier_states}` [`DOSSIER_STATES_SQL`]
-/// or [`DOSSIER_MONTH_STATES_SQL`], each rendered in its place.
+/// period, or per month each row twice, as `0` and as its `{day_month}`
+/// ([`DAY_MONTH_SQL`]); `{dossier_states}` [`DOSSIER_STATES_SQL`] or
+/// [`DOSSIER_MONTH_STATES_SQL`]; each rendered in its place.
 pub fn render_split(
     template: &str,
     database: &str,
@@ -106,9 +107,10 @@ pub fn render_split(
                 }
             },
             "month" if split == Split::Whole => sql.push_str("toUInt32(0)"),
-            "month" | "dossier_states" => {
+            "month" | "day_month" | "dossier_states" => {
                 let part = match (&after[1..end], split) {
-                    ("month", _) => MONTH_SQL,
+                    ("month", _) => "arrayJoin([toUInt32(0), {day_month}])",
+                    ("day_month", _) => DAY_MONTH_SQL,
                     (_, Split::Whole) => DOSSIER_STATES_SQL,
                     (_, Split::Months) => DOSSIER_MONTH_STATES_SQL,
                 };
@@ -245,21 +247,23 @@ pub async fn counts_by_unit(
     Ok(counts.remove(&0).unwrap_or_default())
 }
 
-/// [`counts_by_unit`] for each calendar month of the period ([`months`]), in
-/// one document query and one dossier query for all the months: the same
-/// counts as [`counts_by_unit`] for each month alone, except that a unit whose
-/// counts are all zero in a month may be missing from that month.
-pub async fn counts_by_unit_by_month(
+/// [`counts_by_unit`] for the period and for each calendar month of it
+/// ([`months`]), in one document query and one dossier query for them all:
+/// the same counts as [`counts_by_unit`] for each period alone, except that a
+/// unit whose counts are all zero in a month may be missing from that month.
+pub async fn counts_by_unit_and_month(
     client: &clickhouse::Client,
     database: &str,
     params: &Params<'_>,
-) -> Result<Vec<(Period, CountsByUnit)>, ReportError> {
+) -> Result<(CountsByUnit, Vec<(Period, CountsByUnit)>), ReportError> {
     let mut counts = counts_split(client, database, params, Split::Months).await?;
-    Ok(months(params.from, params.to)
+    let whole = counts.remove(&0).unwrap_or_default();
+    let months = months(params.from, params.to)
         .into_iter()
         .zip(1..)
         .map(|(period, month)| (period, counts.remove(&month).unwrap_or_default()))
-        .collect())
+        .collect();
+    Ok((whole, months))
 }
 
 /// The counts per `month` of the rows (see [`Split`]) and unit.

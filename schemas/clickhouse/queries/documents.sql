@@ -4,8 +4,8 @@
 -- sets of ids, so a resent event, or a document seen on two days, never
 -- changes a figure, and the figures of a level are the sums of its units'
 -- (egov report sums them, egov scorecard shows them).
--- `month` is 0 over the whole period, or each calendar month's number
--- (month.sql) when the figures are per month.
+-- `month` is 0, the whole period; when the figures are per month too, a day
+-- also counts in its calendar month, `month` 1, 2, … (day_month.sql).
 -- {from}, {to} and the codes of {unit_filter} are bound values.
 SELECT
     {month} AS month,

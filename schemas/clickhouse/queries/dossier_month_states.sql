@@ -1,33 +1,37 @@
--- Every dossier's state as known at the end of each calendar month of
--- {from}..{to} (month 1 the month of {from}, each cut to the period), in one
--- pass over its days up to {to}: the part `{dossier_states}` of dossiers.sql
--- (which defines the columns and the figures) when the figures are per month.
--- Each dossier's days are collected with their month (month.sql: 0 before
--- {from}); then, for month k, the days of months up to k fold into the state
--- at its end, and those before k into flags_before, as the query for month k
--- alone folds the days up to its end and before its first day. Only the months
--- a dossier can count in are expanded: from the month of its receipt (received
--- by the month's end) to the later of the month it closed in (open on the
--- month's first day until then) and that of its last receipt (received in the
--- month), a receipt's time being on its day's local date (007_dossier_days_packed.sql).
+-- Every dossier's state as known at the end of the period {from}..{to} (month
+-- 0) and at the end of each calendar month of it (month 1 the month of {from},
+-- each cut to the period), in one pass over its days up to {to}: the part
+-- `{dossier_states}` of dossiers.sql (which defines the columns and the
+-- figures) when the figures are per month. Each dossier's days are collected
+-- with their month (day_month.sql: 0 before {from}); then, for month k, the
+-- days of months up to k (all of them for month 0) fold into the state at its
+-- end, and those before k (before month 1 for month 0) into flags_before, as
+-- the query for that period alone folds the days up to its end and before its
+-- first day. Only the months a dossier can count in are expanded: from the
+-- month of its receipt (received by the month's end) to the later of the
+-- month it closed in (open on the month's first day until then) and that of
+-- its last receipt (received in the month), a receipt's time being on its
+-- day's local date (007_dossier_days_packed.sql); month 0 always.
         SELECT
             month,
-            greatest(toDate({from}), addMonths(toStartOfMonth(toDate({from})), month - 1)) AS period_from,
-            least(toDate({to}), addMonths(toStartOfMonth(toDate({from})), month) - 1) AS period_to,
+            if(month = 0, toDate({from}), greatest(toDate({from}), addMonths(toStartOfMonth(toDate({from})), month - 1))) AS period_from,
+            if(month = 0, toDate({to}), least(toDate({to}), addMonths(toStartOfMonth(toDate({from})), month) - 1)) AS period_to,
             dossier_level,
             dossier_unit,
-            arrayReduce('groupBitOr', arrayFilter((x, b) -> b <= month, bucket_flags, buckets)) AS kinds,
-            arrayReduce('groupBitOr', arrayFilter((x, b) -> b < month, bucket_flags, buckets)) AS flags_before,
-            arrayReduce('min', arrayFilter((x, b) -> b <= month, bucket_receipts, buckets)) AS receipt,
-            arrayReduce('min', arrayFilter((x, b) -> b <= month, bucket_resolved, buckets)) AS resolved_date,
-            arrayReduce('max', arrayFilter((x, b) -> b <= month, bucket_supplements, buckets)) AS supplement,
-            arrayReduce('max', arrayFilter((x, b) -> b <= month, bucket_requested, buckets)) AS requested_ms
+            if(month = 0, toUInt32(toRelativeMonthNum(toDate({to})) - toRelativeMonthNum(toDate({from})) + 1), month) AS last_bucket,
+            greatest(month, 1) AS first_bucket,
+            arrayReduce('groupBitOr', arrayFilter((x, b) -> b <= last_bucket, bucket_flags, buckets)) AS kinds,
+            arrayReduce('groupBitOr', arrayFilter((x, b) -> b < first_bucket, bucket_flags, buckets)) AS flags_before,
+            arrayReduce('min', arrayFilter((x, b) -> b <= last_bucket, bucket_receipts, buckets)) AS receipt,
+            arrayReduce('min', arrayFilter((x, b) -> b <= last_bucket, bucket_resolved, buckets)) AS resolved_date,
+            arrayReduce('max', arrayFilter((x, b) -> b <= last_bucket, bucket_supplements, buckets)) AS supplement,
+            arrayReduce('max', arrayFilter((x, b) -> b <= last_bucket, bucket_requested, buckets)) AS requested_ms
         FROM
         (
             SELECT
                 any(level) AS dossier_level,
                 any(unit_code) AS dossier_unit,
-                groupArray({month}) AS buckets,
+                groupArray({day_month}) AS buckets,
                 groupArray(finalizeAggregation(flags)) AS bucket_flags,
                 groupArray(finalizeAggregation(first_receipt)) AS bucket_receipts,
                 groupArray(finalizeAggregation(first_resolved_date)) AS bucket_resolved,
@@ -36,8 +40,9 @@
                 arrayReduce('min', arrayFilter((b, f) -> bitAnd(f, 1) != 0, buckets, bucket_flags)) AS first_received,
                 arrayReduce('max', arrayFilter((b, f) -> bitAnd(f, 1) != 0, buckets, bucket_flags)) AS last_received,
                 arrayReduce('min', arrayPushBack(arrayFilter((b, f) -> bitAnd(f, 2) != 0, buckets, bucket_flags), toUInt32(4294967295))) AS first_closed,
-                arrayFilter(k -> k >= first_received AND k <= greatest(first_closed, last_received),
-                    arrayMap(i -> toUInt32(i + 1), range(toUInt32(toRelativeMonthNum(toDate({to})) - toRelativeMonthNum(toDate({from})) + 1)))) AS months
+                toUInt32(toRelativeMonthNum(toDate({to})) - toRelativeMonthNum(toDate({from})) + 1) AS month_count,
+                arrayPushFront(arrayFilter(k -> k >= first_received AND k <= greatest(first_closed, last_received),
+                    arrayMap(i -> toUInt32(i + 1), range(month_count))), toUInt32(0)) AS months
             FROM {database}.dossier_days
             WHERE local_date <= toDate({to})
               AND {unit_filter}

@@ -2,9 +2,9 @@
 -- (contract section 5), from the rollup `dossier_days` (007_dossier_days_packed.sql).
 -- {dossier_states} is every dossier's state as known at the end of the period:
 -- dossier_states.sql for the whole period (`month` 0), or dossier_month_states.sql
--- for each calendar month of it (`month` 1, 2, …, each month cut to the period,
--- its own period_from and period_to), so the figures are defined here once for
--- both. A state is a fold of the dossier's days (min, max, OR of the days'
+-- for the whole period and each calendar month of it (`month` 1, 2, …, each
+-- month cut to the period, its own period_from and period_to), so the figures
+-- are defined here once for both. A state is a fold of the dossier's days (min, max, OR of the days'
 -- states), the same whatever the order or repetition of events. The flag bits
 -- are those of the rollup: 1 received, 2 closed, 4 refused or withdrawn,
 -- 8 resolved, 16 supplement received; flags_before is the OR of the flags of the

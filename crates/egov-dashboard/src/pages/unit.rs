@@ -13,7 +13,7 @@ use axum::Json;
 use egov_analytics::figures::{DocumentCounts, DossierCounts};
 use egov_analytics::figures::{DocumentFigures, DossierFigures, Period as FigurePeriod};
 use egov_analytics::query::Params as QueryParams;
-use egov_analytics::query::{counts_by_unit, counts_by_unit_by_month, CountsByUnit};
+use egov_analytics::query::{counts_by_unit_and_month, CountsByUnit};
 use egov_analytics::ReportError;
 use egov_model::format;
 use egov_model::{Level, Unit};
@@ -81,7 +81,7 @@ fn own_figures(period: FigurePeriod, counts: &CountsByUnit) -> PeriodFigures {
 }
 
 /// The unit's figures for the whole period and for each calendar month of it
-/// (the months in one document query and one dossier query).
+/// (all in one document query and one dossier query).
 async fn unit_figures(
     client: &clickhouse::Client,
     database: &str,
@@ -94,15 +94,12 @@ async fn unit_figures(
         to: period.to,
         units: Some(&own),
     };
-    let (whole, months) = tokio::join!(
-        counts_by_unit(client, database, &params),
-        counts_by_unit_by_month(client, database, &params)
-    );
-    let months = months?
+    let (whole, months) = counts_by_unit_and_month(client, database, &params).await?;
+    let months = months
         .iter()
         .map(|(month, counts)| own_figures(*month, counts))
         .collect();
-    Ok((own_figures(period, &whole?), months))
+    Ok((own_figures(period, &whole), months))
 }
 
 async fn data(state: &AppState, code: &str, period: Period) -> Result<UnitData, DashboardError> {

@@ -251,11 +251,14 @@ pub async fn counts_by_unit(
 /// ([`months`]), in one document query and one dossier query for them all:
 /// the same counts as [`counts_by_unit`] for each period alone, except that a
 /// unit whose counts are all zero in a month may be missing from that month.
+/// A period that ends before it starts is refused before any query (its
+/// number of months would be negative).
 pub async fn counts_by_unit_and_month(
     client: &clickhouse::Client,
     database: &str,
     params: &Params<'_>,
 ) -> Result<(CountsByUnit, Vec<(Period, CountsByUnit)>), ReportError> {
+    crate::check_period(params.from, params.to)?;
     let mut counts = counts_split(client, database, params, Split::Months).await?;
     let whole = counts.remove(&0).unwrap_or_default();
     let months = months(params.from, params.to)
@@ -390,6 +393,25 @@ mod tests {
         );
         assert_eq!(months(d(2021, 12, 1)?, d(2022, 1, 1)?).len(), 2);
         assert_eq!(months(d(2021, 5, 7)?, d(2021, 5, 7)?).len(), 1);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn months_of_a_period_ending_before_it_starts_are_refused() -> anyhow::Result<()> {
+        let from = NaiveDate::from_ymd_opt(2021, 3, 1).ok_or_else(|| anyhow::anyhow!("date"))?;
+        let to = NaiveDate::from_ymd_opt(2021, 1, 31).ok_or_else(|| anyhow::anyhow!("date"))?;
+        // No server behind this client: the period is refused before any query.
+        let client = clickhouse::Client::default().with_url("http://127.0.0.1:9");
+        let params = Params {
+            from,
+            to,
+            units: None,
+        };
+        let refused = counts_by_unit_and_month(&client, "egov", &params).await;
+        assert!(
+            matches!(refused, Err(ReportError::EmptyPeriod { .. })),
+            "{refused:?}"
+        );
         Ok(())
     }
 

@@ -276,10 +276,15 @@ async fn counts_split(
     params: &Params<'_>,
     split: Split,
 ) -> Result<BTreeMap<u32, CountsByUnit>, ReportError> {
-    let documents =
-        query_split(client, DOCUMENTS_SQL, database, params, split).fetch_all::<DocumentRow>();
-    let dossiers =
-        query_split(client, DOSSIERS_SQL, database, params, split).fetch_all::<DossierRow>();
+    let threads = threads_each(client).await;
+    let with_threads = |query: Query| match threads {
+        Some(threads) => query.with_setting("max_threads", threads.to_string()),
+        None => query,
+    };
+    let documents = with_threads(query_split(client, DOCUMENTS_SQL, database, params, split))
+        .fetch_all::<DocumentRow>();
+    let dossiers = with_threads(query_split(client, DOSSIERS_SQL, database, params, split))
+        .fetch_all::<DossierRow>();
     let (documents, dossiers) = tokio::join!(documents, dossiers);
     let mut counts = BTreeMap::new();
     for row in documents? {
@@ -303,6 +308,29 @@ async fn counts_split(
         };
     }
     Ok(counts)
+}
+
+/// `max_threads` for each of the two figure queries, which run at once: half
+/// the server's own (its number of cores unless set otherwise), at least 1.
+/// With all of them each query splits its grouping across every core and then
+/// merges the parts; with half each, the two fill the cores side by side (on
+/// the 2-core test machine the year's queries took 250-280 ms against 300-350).
+/// `None` when the server does not say: then its default applies.
+async fn threads_each(client: &clickhouse::Client) -> Option<u64> {
+    let value = client
+        .query("SELECT value FROM system.settings WHERE name = 'max_threads'")
+        .fetch_one::<String>()
+        .await
+        .ok()?;
+    threads_from_setting(&value)
+}
+
+/// Half of `max_threads` as `system.settings` shows it (`2` on 18.16,
+/// `'auto(16)'` on current releases), at least 1.
+fn threads_from_setting(value: &str) -> Option<u64> {
+    let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+    let threads: u64 = digits.parse().ok()?;
+    Some((threads / 2).max(1))
 }
 
 /// The time (ms since the epoch) of the latest event dated on or before `to`,
@@ -413,6 +441,14 @@ mod tests {
             "{refused:?}"
         );
         Ok(())
+    }
+
+    #[test]
+    fn each_figure_query_takes_half_the_server_threads() {
+        assert_eq!(threads_from_setting("2"), Some(1));
+        assert_eq!(threads_from_setting("'auto(16)'"), Some(8));
+        assert_eq!(threads_from_setting("1"), Some(1));
+        assert_eq!(threads_from_setting("auto"), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use tracing::info;
 /// The cluster's migrations in order. `dossier_state` is the single-server view
 /// as it is (it reads `events`, here the `Distributed` table), created on every
 /// server.
-pub const CLUSTER_MIGRATIONS: [(&str, &str); 6] = [
+pub const CLUSTER_MIGRATIONS: [(&str, &str); 7] = [
     (
         "cluster_001_events",
         include_str!("../../../schemas/clickhouse/cluster/001_events.sql"),
@@ -33,6 +33,10 @@ pub const CLUSTER_MIGRATIONS: [(&str, &str); 6] = [
     (
         "cluster_006_dossier_days_packed",
         include_str!("../../../schemas/clickhouse/cluster/006_dossier_days_packed.sql"),
+    ),
+    (
+        "cluster_007_dossier_days_plain",
+        include_str!("../../../schemas/clickhouse/cluster/007_dossier_days_plain.sql"),
     ),
 ];
 
@@ -141,8 +145,9 @@ mod tests {
             .collect();
         // 005: three replicated rollups, a Distributed table and a view each,
         // and three backfills through the Distributed tables.
-        // 006: dossier_days again (three drops, the two tables, the view, the backfill).
-        assert_eq!(all.len(), 5 + 9 + 3 + 7);
+        // 006 and 007: dossier_days again (three drops, the two tables, the view,
+        // the backfill).
+        assert_eq!(all.len(), 5 + 9 + 3 + 7 + 7);
         for statement in &all {
             if statement.starts_with("INSERT INTO `egov_t`.") {
                 assert!(!statement.contains("_local"), "{statement}");
@@ -195,15 +200,16 @@ mod tests {
 
     #[test]
     fn cluster_rollups_are_the_single_server_rollups() {
-        // 006 → cluster 005 (three rollups), 007 → cluster 006 (dossier_days
-        // again): the same columns, views and backfills; only the table names,
-        // the engines and `ON CLUSTER` differ.
+        // 006 → cluster 005 (three rollups), 007 → cluster 006 and 008 → cluster
+        // 007 (dossier_days again): the same columns, views and backfills; only
+        // the table names, the engines and `ON CLUSTER` differ.
         assert_mirrors(
             MIGRATIONS[5].1,
             CLUSTER_MIGRATIONS[4].1,
             &["documents_by_day", "dossier_days", "last_event_by_day"],
         );
         assert_mirrors(MIGRATIONS[6].1, CLUSTER_MIGRATIONS[5].1, &["dossier_days"]);
+        assert_mirrors(MIGRATIONS[7].1, CLUSTER_MIGRATIONS[6].1, &["dossier_days"]);
     }
 
     fn assert_mirrors(single: &str, cluster: &str, names: &[&str]) {

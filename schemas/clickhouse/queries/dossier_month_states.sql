@@ -11,13 +11,14 @@
 -- month of its receipt (received by the month's end) to the later of the
 -- month it closed in (open on the month's first day until then) and that of
 -- its last receipt (received in the month), a receipt's time being on its
--- day's local date (007_dossier_days_packed.sql); month 0 always.
+-- day's local date (007_dossier_days_packed.sql); month 0 always. A dossier's
+-- day may be in several rows (008_dossier_days_plain.sql): each is a bucket of
+-- its month, and they fold as one.
         SELECT
             month,
             if(month = 0, toDate({from}), greatest(toDate({from}), addMonths(toStartOfMonth(toDate({from})), month - 1))) AS period_from,
             if(month = 0, toDate({to}), least(toDate({to}), addMonths(toStartOfMonth(toDate({from})), month) - 1)) AS period_to,
-            dossier_level,
-            dossier_unit,
+            dossier_unit_ref,
             if(month = 0, toUInt32(toRelativeMonthNum(toDate({to})) - toRelativeMonthNum(toDate({from})) + 1), month) AS last_bucket,
             greatest(month, 1) AS first_bucket,
             arrayReduce('groupBitOr', arrayFilter((x, b) -> b <= last_bucket, bucket_flags, buckets)) AS kinds,
@@ -29,14 +30,13 @@
         FROM
         (
             SELECT
-                any(level) AS dossier_level,
-                any(unit_code) AS dossier_unit,
+                any(unit_ref) AS dossier_unit_ref,
                 groupArray({day_month}) AS buckets,
-                groupArray(finalizeAggregation(flags)) AS bucket_flags,
-                groupArray(finalizeAggregation(first_receipt)) AS bucket_receipts,
-                groupArray(finalizeAggregation(first_resolved_date)) AS bucket_resolved,
-                groupArray(finalizeAggregation(last_supplement)) AS bucket_supplements,
-                groupArray(finalizeAggregation(supplement_requested_ms)) AS bucket_requested,
+                groupArray(flags) AS bucket_flags,
+                groupArray(first_receipt) AS bucket_receipts,
+                groupArray(first_resolved_date) AS bucket_resolved,
+                groupArray(last_supplement) AS bucket_supplements,
+                groupArray(supplement_requested_ms) AS bucket_requested,
                 arrayReduce('min', arrayFilter((b, f) -> bitAnd(f, 1) != 0, buckets, bucket_flags)) AS first_received,
                 arrayReduce('max', arrayFilter((b, f) -> bitAnd(f, 1) != 0, buckets, bucket_flags)) AS last_received,
                 arrayReduce('min', arrayPushBack(arrayFilter((b, f) -> bitAnd(f, 2) != 0, buckets, bucket_flags), toUInt32(4294967295))) AS first_closed,

@@ -5,14 +5,13 @@
             {month} AS month,
             toDate({from}) AS period_from,
             toDate({to}) AS period_to,
-            any(level) AS dossier_level,
-            any(unit_code) AS dossier_unit,
-            groupBitOrMerge(flags) AS kinds,
-            groupBitOrMergeIf(flags, local_date < toDate({from})) AS flags_before,
-            minMerge(first_receipt) AS receipt,
-            minMerge(first_resolved_date) AS resolved_date,
-            maxMerge(last_supplement) AS supplement,
-            maxMerge(supplement_requested_ms) AS requested_ms
+            any(unit_ref) AS dossier_unit_ref,
+            groupBitOr(flags) AS kinds,
+            groupBitOrIf(flags, local_date < toDate({from})) AS flags_before,
+            min(first_receipt) AS receipt,
+            min(first_resolved_date) AS resolved_date,
+            max(last_supplement) AS supplement,
+            max(supplement_requested_ms) AS requested_ms
         FROM {database}.dossier_days
         WHERE local_date <= toDate({to})
           AND {unit_filter}

@@ -276,7 +276,12 @@ async fn counts_split(
     params: &Params<'_>,
     split: Split,
 ) -> Result<BTreeMap<u32, CountsByUnit>, ReportError> {
-    let threads = threads_each(client).await;
+    // Per month it is one unit's figures (the unit page), and the dossiers'
+    // fold per month outweighs the documents: that one keeps every thread.
+    let threads = match split {
+        Split::Whole => threads_each(client).await,
+        Split::Months => None,
+    };
     let with_threads = |query: Query| match threads {
         Some(threads) => query.with_setting("max_threads", threads.to_string()),
         None => query,
@@ -310,7 +315,8 @@ async fn counts_split(
     Ok(counts)
 }
 
-/// `max_threads` for each of the two figure queries, which run at once: half
+/// `max_threads` for each of the two figure queries over the whole period,
+/// which run at once and weigh about the same for all units: half
 /// the server's own (its number of cores unless set otherwise), at least 1.
 /// With all of them each query splits its grouping across every core and then
 /// merges the parts; with half each, the two fill the cores side by side (on

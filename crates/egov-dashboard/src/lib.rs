@@ -101,19 +101,21 @@ impl AppState {
             .unwrap_or(Err(DashboardError::Timeout(self.timeout_ms)))
     }
 
-    /// `work`'s figures for `key` (a page and its parameters), from the cache
-    /// while the data has not changed, within the configured time.
+    /// `work`'s figures for `key` (a page and its parameters, of a period
+    /// ending on `to`), from the cache while the data up to `to` has not
+    /// changed, within the configured time.
     ///
     /// The work runs on a task of its own: when the answer times out, it goes
     /// on and fills the cache for the next request.
     pub(crate) async fn figures<T: Clone + Send + Sync + 'static>(
         &self,
         key: String,
+        to: chrono::NaiveDate,
         work: impl Future<Output = Result<T, DashboardError>> + Send + 'static,
     ) -> Result<T, DashboardError> {
         let state = self.clone();
         let task = tokio::spawn(async move {
-            let version = cache::Cache::version(&state.clickhouse).await;
+            let version = cache::Cache::version(&state.clickhouse, to).await;
             state.cache.get_or(key, version, work).await
         });
         self.timed(async {

@@ -79,7 +79,10 @@ pub(crate) async fn run(
     loop {
         let today = egov_model::time::local_date(chrono::Utc::now());
         let periods = periods(&section, today).unwrap_or_default();
-        let version = Cache::version(&state.clickhouse).await.map(|v| (v, today));
+        // Every warmed period ends today at the latest.
+        let version = Cache::version(&state.clickhouse, today)
+            .await
+            .map(|v| (v, today));
         if version.is_some() && version != warmed {
             let started = Instant::now();
             if warm(&router, &periods).await {

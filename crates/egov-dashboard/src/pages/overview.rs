@@ -20,10 +20,14 @@ async fn data(state: &AppState, period: Period) -> Result<Report, DashboardError
         unit: None,
     };
     state
-        .figures(format!("overview {} {}", period.from, period.to), {
-            let clickhouse = state.clickhouse.clone();
-            async move { Ok(egov_analytics::report(&clickhouse, &request).await?) }
-        })
+        .figures(
+            format!("overview {} {}", period.from, period.to),
+            period.to,
+            {
+                let clickhouse = state.clickhouse.clone();
+                async move { Ok(egov_analytics::report(&clickhouse, &request).await?) }
+            },
+        )
         .await
 }
 

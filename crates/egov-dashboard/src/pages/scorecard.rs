@@ -113,7 +113,7 @@ async fn data(state: &AppState, selection: &Selection) -> Result<Scorecard, Dash
     let key = format!("scorecard {} {}", period.from, period.to);
     let task_state = state.clone();
     let mut scorecard = state
-        .figures(key, async move {
+        .figures(key, period.to, async move {
             let client = egov_runtime::clickhouse::query_client(&task_state.clickhouse)
                 .map_err(egov_analytics::ReportError::from)?;
             Ok(card::scorecard(

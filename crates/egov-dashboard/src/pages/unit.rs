@@ -114,7 +114,7 @@ async fn data(state: &AppState, code: &str, period: Period) -> Result<UnitData, 
     let key = format!("unit {code} {} {}", period.from, period.to);
     let (task_state, task_code) = (state.clone(), code.to_owned());
     let (figures, months, late) = state
-        .figures(key, async move {
+        .figures(key, period.to, async move {
             let code = task_code.as_str();
             let database = task_state.clickhouse.database.as_str();
             let client = query_client(&task_state.clickhouse).map_err(ReportError::from)?;

@@ -46,17 +46,25 @@ impl Cache {
     /// cannot say (then nothing is cached).
     pub async fn version(config: &ClickHouseConfig, to: NaiveDate) -> Option<Version> {
         let client = query_client(config).ok()?;
+        let to = to.format("%Y-%m-%d").to_string();
         if config.cluster.is_some() {
             // `events` is a Distributed table without parts of its own, and a
             // server's `system.parts` shows only its shard: the version comes from
-            // every shard's rows instead (the newest insert time and the row
-            // count; a merge may change it too, which costs only a recomputation).
+            // every shard's rows up to `to` instead (the newest insert time and
+            // the row count; a merge may change it too, which costs only a
+            // recomputation).
             return client
                 .query(
                     "SELECT toUInt64(max(ingested_ms)) AS block, toUInt64(count() \
-                     + (SELECT count() FROM documents_by_day) + (SELECT count() FROM dossier_days) \
-                     + (SELECT count() FROM last_event_by_day)) AS partitions FROM events",
+                     + (SELECT count() FROM documents_by_day WHERE local_date <= toDate(?)) \
+                     + (SELECT count() FROM dossier_days WHERE local_date <= toDate(?)) \
+                     + (SELECT count() FROM last_event_by_day WHERE local_date <= toDate(?))) \
+                     AS partitions FROM events WHERE local_date <= toDate(?)",
                 )
+                .bind(&to)
+                .bind(&to)
+                .bind(&to)
+                .bind(&to)
                 .fetch_one::<Version>()
                 .await
                 .ok();
@@ -70,7 +78,7 @@ impl Cache {
                   GROUP BY table)",
             )
             .bind(config.database.as_str())
-            .bind(to.format("%Y-%m-%d").to_string())
+            .bind(&to)
             .fetch_one::<Version>()
             .await
             .ok()

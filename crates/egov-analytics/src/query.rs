@@ -332,11 +332,12 @@ async fn threads_each(client: &clickhouse::Client) -> Option<u64> {
 }
 
 /// Half of `max_threads` as `system.settings` shows it (`2` on 18.16,
-/// `'auto(16)'` on current releases), at least 1.
+/// `'auto(16)'` on current releases), at least 1; `None` for `0` (the
+/// server's own choice, whatever number of cores it has).
 fn threads_from_setting(value: &str) -> Option<u64> {
     let digits: String = value.chars().filter(char::is_ascii_digit).collect();
     let threads: u64 = digits.parse().ok()?;
-    Some((threads / 2).max(1))
+    (threads > 0).then(|| (threads / 2).max(1))
 }
 
 /// The time (ms since the epoch) of the latest event dated on or before `to`,
@@ -455,6 +456,7 @@ mod tests {
         assert_eq!(threads_from_setting("'auto(16)'"), Some(8));
         assert_eq!(threads_from_setting("1"), Some(1));
         assert_eq!(threads_from_setting("auto"), None);
+        assert_eq!(threads_from_setting("0"), None);
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! Part of phase `scorecard`: every page and API call of `egov dashboard`
 //! (the router's own lists, `egov_dashboard::PAGES` and `API`) for the whole
-//! year 2021 on the 2021 scenario. Each path gets a dashboard process of its
-//! own with warming off (`dashboard.warm_every_s` 0), so that its first view
-//! finds the figures' cache empty and waits for ClickHouse (whose own caches
-//! are warm by then: the scorecard was measured before); then the same path
-//! again [`RUNS`] times, the median being the cached view. The target is
-//! 300 ms per page.
+//! year 2021 on the 2021 scenario. Each path gets [`FIRST_VIEWS`] dashboard
+//! processes of its own in turn, with warming off (`dashboard.warm_every_s`
+//! 0), so that each first view finds the figures' cache empty and waits for
+//! ClickHouse (whose own caches are warm by then: the scorecard was measured
+//! before); the path's first view is their median, as `egov scorecard`'s time
+//! is a median (one cold sample is mostly the machine's noise), and the
+//! slowest of them is kept too. Then the same path again [`RUNS`] times on the
+//! last process, the median being the cached view. The target is 300 ms per
+//! page.
 
 use crate::egov::{free_port, EgovProcess};
 use crate::report::median;
@@ -18,6 +21,9 @@ use std::time::{Duration, Instant};
 /// Views of a path after its first one; their median is the cached view.
 const RUNS: usize = 5;
 
+/// Fresh processes per path; the median of their first views is the path's.
+const FIRST_VIEWS: usize = 3;
+
 /// The units whose pages are measured: the service center (the most dossiers)
 /// and a district.
 const UNITS: [&str; 2] = ["000.00.02.H62", "243"];
@@ -28,8 +34,11 @@ const PERIOD: &str = "from=2021-01-01&to=2021-12-31";
 pub struct PageTiming {
     pub path: String,
     pub bytes: usize,
-    /// The first request to a fresh dashboard, ms.
+    /// The first request to a fresh dashboard, ms: the median of
+    /// [`FIRST_VIEWS`] processes.
     pub first_ms: f64,
+    /// The slowest of those first views, ms.
+    pub first_ms_slowest: f64,
     /// The median of the next ones (answered from the dashboard's cache where
     /// the page caches; `/pipeline` never does), ms.
     pub cached_ms: f64,
@@ -38,8 +47,10 @@ pub struct PageTiming {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Figures {
     pub pages: Vec<PageTiming>,
-    /// The slowest first view of a page or API call with figures.
+    /// The slowest first view (median of its processes) of a page or API call.
     pub first_ms_max: f64,
+    /// The slowest single first view of any process.
+    pub first_ms_slowest: f64,
     /// The slowest cached view.
     pub cached_ms_max: f64,
 }
@@ -105,34 +116,50 @@ pub async fn measure(
     let log = log_dir.join("egov-dashboard.log");
     let mut figures = Figures::default();
     for path in paths() {
-        let process = EgovProcess::spawn(egov, "dashboard", &env, address.clone(), &log)?;
-        wait_listening(&http, &base).await?;
         let sep = if path.contains('?') { '&' } else { '?' };
         let url = format!("{base}{path}{sep}{PERIOD}");
-        let measured = async {
-            let (first, bytes) = get(&http, &url).await?;
-            let mut again = Vec::with_capacity(RUNS);
-            for _ in 0..RUNS {
-                again.push(ms(get(&http, &url).await?.0));
+        let mut firsts = Vec::with_capacity(FIRST_VIEWS);
+        let mut cached = Vec::with_capacity(RUNS);
+        let mut bytes = 0;
+        for view in 1..=FIRST_VIEWS {
+            let process = EgovProcess::spawn(egov, "dashboard", &env, address.clone(), &log)?;
+            wait_listening(&http, &base).await?;
+            let measured = async {
+                let (first, size) = get(&http, &url).await?;
+                firsts.push(ms(first));
+                bytes = size;
+                // The cached views, once, on the last process.
+                if view == FIRST_VIEWS {
+                    for _ in 0..RUNS {
+                        cached.push(ms(get(&http, &url).await?.0));
+                    }
+                }
+                anyhow::Ok(())
             }
-            anyhow::Ok(PageTiming {
-                path: path.clone(),
-                bytes,
-                first_ms: ms(first),
-                cached_ms: median(&again),
-            })
+            .await;
+            process.stop().await?;
+            measured.with_context(|| format!("dashboard {path}"))?;
         }
-        .await;
-        process.stop().await?;
-        let timing = measured.with_context(|| format!("dashboard {path}"))?;
+        let timing = PageTiming {
+            path: path.clone(),
+            bytes,
+            first_ms: median(&firsts),
+            first_ms_slowest: firsts.iter().copied().fold(f64::NAN, f64::max),
+            cached_ms: median(&cached),
+        };
+        let each: Vec<String> = firsts.iter().map(|ms| format!("{ms:.0}")).collect();
         say(format!(
-            "scorecard: dashboard {path}: first view {:.0} ms, cached {:.1} ms ({} bytes)",
-            timing.first_ms, timing.cached_ms, timing.bytes
+            "scorecard: dashboard {path}: first view {:.0} ms (median of {}), cached {:.1} ms ({} bytes)",
+            timing.first_ms,
+            each.join(", "),
+            timing.cached_ms,
+            timing.bytes
         ));
         figures.pages.push(timing);
     }
     let max = |f: fn(&PageTiming) -> f64| figures.pages.iter().map(f).fold(f64::NAN, f64::max);
     figures.first_ms_max = max(|p| p.first_ms);
+    figures.first_ms_slowest = max(|p| p.first_ms_slowest);
     figures.cached_ms_max = max(|p| p.cached_ms);
     Ok(figures)
 }

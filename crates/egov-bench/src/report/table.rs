@@ -172,9 +172,17 @@ impl Results {
                 met("scorecard_year_ms"),
             ],
             [
-                "egov dashboard for 2021, slowest page, ms".into(),
+                "egov dashboard for 2021, slowest page (median of 3 cold), ms".into(),
                 one(self.dashboard_first_ms_max),
-                format!("cached {}", one(self.dashboard_cached_ms_max)),
+                format!(
+                    "slowest cold view {}; cached {}",
+                    one(self
+                        .scorecard
+                        .as_ref()
+                        .and_then(|s| s.dashboard.as_ref())
+                        .map_or(f64::NAN, |d| d.first_ms_slowest)),
+                    one(self.dashboard_cached_ms_max)
+                ),
                 String::new(),
                 met("dashboard_first_ms_max"),
             ],
